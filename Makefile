@@ -9,7 +9,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
 
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-	-Wno-unused-parameter -Wformat=2 -Wvla
+	-Wno-unused-parameter -Wno-missing-field-initializers -Wformat=2 -Wvla
 ifeq ($(SANITIZE),1)
 BUILD ?= build-san
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

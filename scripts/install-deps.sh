@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages udmcrypt builds and tests with (run as root).
+set -euo pipefail
+packages=(
+	build-essential pkg-config
+	libssl-dev libgcrypt20-dev libfuse3-dev zlib1g-dev
+	fuse3 e2fsprogs util-linux xz-utils kmod
+)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against the build in BUILD_DIR (default build):
+# the unit tests (each prints PASS:/FAIL: lines) and the end-to-end scripts
+# in tests/e2e (exit 0 passes, 77 skips, anything else fails). Ends with the
+# line "N passed, N failed, N skipped".
+set -u
+cd "$(dirname "$0")/.."
+build=${1:-build}
+passed=0 failed=0 skipped=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+run_unit() {
+	local name=$1; shift
+	"$@" >"$log" 2>&1
+	local rc=$? p f
+	p=$(grep -c '^PASS: ' "$log")
+	f=$(grep -c '^FAIL: ' "$log")
+	grep '^FAIL: ' "$log"
+	if ((rc != 0 && f == 0)); then
+		echo "FAIL: $name exited with status $rc"
+		tail -20 "$log"
+		f=1
+	fi
+	echo "$name: $p passed, $f failed"
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+for t in "$build"/tests/test_*; do
+	name=$(basename "$t")
+	case $name in
+	test_kernel_vectors) run_unit "$name" "$t" tests/vectors ;;
+	*) run_unit "$name" "$t" ;;
+	esac
+done
+
+for script in tests/e2e/test-*.sh; do
+	[ -e "$script" ] || continue
+	name=$(basename "$script" .sh)
+	start=$SECONDS
+	bash "$script" "$build" >"$log" 2>&1
+	rc=$?
+	if ((rc == 0)); then
+		echo "PASS: $name ($((SECONDS - start)) s)"
+		passed=$((passed + 1))
+	elif ((rc == 77)); then
+		echo "SKIP: $name: $(tail -1 "$log")"
+		skipped=$((skipped + 1))
+	else
+		echo "FAIL: $name (exit status $rc); its last lines:"
+		tail -30 "$log"
+		failed=$((failed + 1))
+	fi
+done
+
+echo "$passed passed, $failed failed, $skipped skipped"
+((failed == 0))
