@@ -115,9 +115,11 @@ static int essiv_init_slot(struct udm_crypt *cc, struct crypt_slot *slot,
 
 static int essiv_generate(struct udm_crypt *cc, struct sector_request *req)
 {
+	struct udm_skcipher *essiv = req->slot->essiv[req->key_index];
+
+	/* Only the first cipher block of the IV is encrypted. */
 	plain64_generate(cc, req);
-	return udm_skcipher_crypt(req->slot->essiv[req->key_index], NULL, req->iv,
-				  cc->block_size, true);
+	return udm_skcipher_crypt(essiv, NULL, req->iv, udm_skcipher_blocksize(essiv), true);
 }
 
 static int benbi_ctr(struct udm_crypt *cc, struct udm_error *err)

@@ -147,7 +147,8 @@ unsigned udm_skcipher_ivsize(const struct udm_skcipher *sk)
 
 unsigned udm_skcipher_blocksize(const struct udm_skcipher *sk)
 {
-	return sk->cipher->block_size;
+	/* CTR turns the cipher into a stream: the kernel reports block size 1. */
+	return sk->mode == MODE_CTR ? 1 : sk->cipher->block_size;
 }
 
 /* Keys an OpenSSL transform for the library mode, or ECB when mode_here.

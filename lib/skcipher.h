@@ -34,7 +34,8 @@ void udm_skcipher_free(struct udm_skcipher *sk);
 int udm_skcipher_setkey(struct udm_skcipher *sk, const uint8_t *key, size_t len,
 			struct udm_error *err);
 
-/* IV length the mode takes (0 for ECB) and the cipher's block size. */
+/* IV length the mode takes (0 for ECB), and the block size as the kernel's
+ * crypto_skcipher_blocksize() gives it: the cipher's, or 1 in CTR mode. */
 unsigned udm_skcipher_ivsize(const struct udm_skcipher *sk);
 unsigned udm_skcipher_blocksize(const struct udm_skcipher *sk);
 

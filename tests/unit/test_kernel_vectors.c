@@ -6,6 +6,10 @@
  * ciphertext to the plaintext. Tables the kernel rejected must be rejected,
  * leaving the backing file untouched.
  *
+ * LMK in chain modes other than CBC does not read back what it wrote in
+ * Linux either; the header line of kernel.tsv lists those vectors, and
+ * only their encryption is checked.
+ *
  * Usage: test_kernel_vectors VECTOR_DIR
  */
 #include <errno.h>
@@ -28,6 +32,7 @@ struct vector {
 };
 
 static uint8_t plaintext[VECTOR_BYTES];
+static char no_round_trip[16384];	/* names from the header, space-separated */
 static char backing[] = "/tmp/udm-kat-XXXXXX";
 
 static int read_file(const char *path, uint8_t *buf, size_t len)
@@ -99,12 +104,16 @@ static void check_ok_vector(const struct vector *v, const uint8_t *expected)
 	test_result(name, !r && !memcmp(disk, expected, VECTOR_BYTES),
 		    r ? "write failed (%d)" : "ciphertext differs from the kernel's", r);
 
+	snprintf(name, sizeof(name), " %s ", v->name);
+	if (strstr(no_round_trip, name))
+		goto out;
 	snprintf(name, sizeof(name), "%s decrypt", v->name);
 	r = pwrite(fd, expected, VECTOR_BYTES, (off_t)(offset * 512)) == VECTOR_BYTES ? 0 : -EIO;
 	if (!r)
 		r = udm_device_pread(dev, out, VECTOR_BYTES, 0);
 	test_result(name, !r && !memcmp(out, plaintext, VECTOR_BYTES),
 		    r ? "read failed (%d)" : "plaintext differs", r);
+out:
 	close(fd);
 	udm_device_close(dev);
 }
@@ -127,7 +136,7 @@ static void check_rejected_vector(const struct vector *v)
 
 int main(int argc, char **argv)
 {
-	char path[4096], line[8192];
+	char path[4096], line[20000];
 	uint8_t *ciphertext = NULL;
 	size_t n_ok = 0;
 	FILE *list;
@@ -137,6 +146,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s VECTOR_DIR\n", argv[0]);
 		return 2;
 	}
+	udm_set_log(NULL, UDM_LOG_ERROR);	/* ECB tables warn that the IV is ignored */
 	fd = mkstemp(backing);
 	if (fd < 0)
 		return 2;
@@ -160,6 +170,17 @@ int main(int argc, char **argv)
 	while (fgets(line, sizeof(line), list)) {
 		struct vector v;
 
+		const char *marker = strstr(line, "different data than it wrote for: ");
+
+		if (line[0] == '#' && marker) {
+			snprintf(no_round_trip, sizeof(no_round_trip), " %s",
+				 marker + strlen("different data than it wrote for: "));
+			for (char *p = no_round_trip; *p; p++)
+				if (*p == '.' || *p == '\n')
+					*p = ' ';
+			strcat(no_round_trip, " ");
+			continue;
+		}
 		if (!parse_line(line, &v))
 			continue;
 		if (!v.ok) {
