@@ -82,11 +82,13 @@ int udm_device_pwrite(struct udm_device *dev, const void *buf, size_t len, uint6
 int udm_device_flush(struct udm_device *dev);
 
 /*
- * Discards a byte range: punches holes in the backing files of crypt targets
- * with allow_discards and of linear targets; other targets ignore it, as the
- * kernel does when discards are not allowed. Only whole encryption sectors
- * inside the range are discarded. Returns 0 or a negative errno.
+ * Discards a byte range, as the kernel's dm device would: punches holes in
+ * the backing files of crypt and linear targets (whole encryption sectors
+ * only). A discarded sector reads back as undefined data, as in dm-crypt.
+ * Returns 0, -EOPNOTSUPP when a crypt target lacks allow_discards (the
+ * kernel then does not offer discards for the device), or a negative errno.
  */
+bool udm_device_supports_discard(const struct udm_device *dev);
 int udm_device_discard(struct udm_device *dev, uint64_t off, uint64_t len);
 
 /*

@@ -291,8 +291,18 @@ static int discard_backing(const struct target *t, uint64_t pos, uint64_t len)
 	return 0;
 }
 
+bool udm_device_supports_discard(const struct udm_device *dev)
+{
+	for (unsigned i = 0; i < dev->n_targets; i++)
+		if (dev->targets[i].crypt && !udm_crypt_allow_discards(dev->targets[i].crypt))
+			return false;
+	return true;
+}
+
 int udm_device_discard(struct udm_device *dev, uint64_t off, uint64_t len)
 {
+	if (!udm_device_supports_discard(dev))
+		return -EOPNOTSUPP;
 	if (dev->readonly)
 		return -EROFS;
 	if (off > dev->size || len > dev->size - off)
@@ -306,9 +316,9 @@ int udm_device_discard(struct udm_device *dev, uint64_t off, uint64_t len)
 		unsigned ss = t->crypt ? udm_crypt_sector_size(t->crypt) : 512;
 		int r;
 
-		if (begin >= end || t->fd < 0 || (t->crypt && !udm_crypt_allow_discards(t->crypt)))
+		if (begin >= end || t->fd < 0)
 			continue;
-		/* Only whole sectors: a partial one still holds other data. */
+		/* Only whole sectors: a partial one still contains other data. */
 		begin = (begin - t_begin + ss - 1) / ss * ss;
 		end = (end - t_begin) / ss * ss;
 		if (begin >= end)

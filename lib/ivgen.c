@@ -295,8 +295,10 @@ static int tcw_post(struct udm_crypt *cc, struct sector_request *req)
 int udm_eboiv_ctr(struct udm_crypt *cc, struct udm_error *err)
 {
 	if (cc->block_size != cc->iv_size)
-		return udm_error_set(err, "IV generator eboiv needs the cipher block size (%u) to "
-				     "equal the IV size (%u)", cc->block_size, cc->iv_size);
+		return udm_error_set(err, "IV generator %s needs a chain mode whose block size "
+				     "equals its IV size: %s-%s has block size %u and IV size %u",
+				     cc->ivmode, cc->cipher_name, cc->chain_mode, cc->block_size,
+				     cc->iv_size);
 	return 0;
 }
 
