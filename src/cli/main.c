@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * udmcrypt: the command line. Verbs and exit codes follow dmsetup(8): the
+ * verb comes first, options may come before or after the operands, and any
+ * failure exits with status 1.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "../fuse/frontend.h"
+
+enum {
+	OPT_DIR = 256,
+	OPT_SHOWKEYS,
+};
+
+/* Options a verb accepts besides --dir, --help and --version. */
+#define ACCEPTS_READONLY 0x1u
+#define ACCEPTS_SHOWKEYS 0x2u
+
+struct verb {
+	const char *name;
+	int (*run)(const struct cli_options *opts);
+	int min_operands;
+	int max_operands;
+	unsigned accepts;
+};
+
+static const struct verb verbs[] = {
+	{ "create", cmd_create, 1, 2, ACCEPTS_READONLY },
+	{ "remove", cmd_remove, 1, 1, 0 },
+	{ "ls", cmd_ls, 0, 0, 0 },
+	{ "table", cmd_table, 0, 1, ACCEPTS_SHOWKEYS },
+	{ "status", cmd_status, 0, 1, 0 },
+	{ "info", cmd_info, 0, 1, 0 },
+	{ "help", NULL, 0, 0, 0 },
+	{ "version", NULL, 0, 0, 0 },
+};
+
+static const struct option long_options[] = {
+	{ "dir", required_argument, NULL, OPT_DIR },
+	{ "readonly", no_argument, NULL, 'r' },
+	{ "showkeys", no_argument, NULL, OPT_SHOWKEYS },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char usage_text[] =
+	"Usage: udmcrypt COMMAND [NAME] [OPTIONS]\n"
+	"\n"
+	"Maps device-mapper tables (crypt, linear, zero and error targets) in user\n"
+	"space, as dmsetup does with the kernel. Each mapping is the file DIR/NAME,\n"
+	"served by a FUSE daemon; as root, a loop device is attached to it.\n"
+	"\n"
+	"Commands:\n"
+	"  create NAME [TABLE_FILE]  Read the table from TABLE_FILE, or from standard\n"
+	"                            input without it, and start the mapping. Prints\n"
+	"                            the loop device (such as /dev/loop3) as root, or\n"
+	"                            the file DIR/NAME for other users or when no loop\n"
+	"                            device could be attached.\n"
+	"  remove NAME               Detach the loop devices of NAME (as root), stop\n"
+	"                            its daemon and remove DIR/NAME. Fails while the\n"
+	"                            loop device is mounted or the file is open.\n"
+	"  ls                        List mappings as NAME<TAB>(loop device), or (-)\n"
+	"                            when none is attached.\n"
+	"  table [NAME]              Print the table; keys are shown as zeros.\n"
+	"  status [NAME]             Print the status of each target.\n"
+	"  info [NAME]               Print state, size, block size, open count, daemon\n"
+	"                            process and loop device.\n"
+	"  help                      Print this help.\n"
+	"  version                   Print the version.\n"
+	"Without NAME, table and status print every mapping, each line prefixed\n"
+	"with \"NAME: \".\n"
+	"\n"
+	"Options:\n"
+	"  --dir DIR       Directory of the mapping files (default " UDMCRYPT_DEFAULT_DIR ";\n"
+	"                  create makes it with mode 0755 when missing).\n"
+	"  -r, --readonly  Create a read-only mapping (create).\n"
+	"  --showkeys      Print keys in hex (table).\n"
+	"  -h, --help      Print this help.\n"
+	"  -V, --version   Print the version.\n"
+	"\n"
+	"The daemon of NAME logs starts, stops and errors to DIR/.udmcrypt/NAME/log.\n"
+	"Exit status: 0 on success, 1 on any error.\n";
+
+void print_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("udmcrypt: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void print_usage(FILE *out)
+{
+	fputs(usage_text, out);
+}
+
+static void print_version(void)
+{
+	printf("udmcrypt %s\n", UDMCRYPT_VERSION);
+}
+
+static const struct verb *find_verb(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(verbs[i].name, name) == 0)
+			return &verbs[i];
+	}
+	return NULL;
+}
+
+/* Parses the options after the verb; returns -1 to go on, or an exit status. */
+static int parse_options(int argc, char **argv, const struct verb *verb,
+			 struct cli_options *opts)
+{
+	int c;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":rhV", long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_DIR:
+			opts->dir = optarg;
+			break;
+		case 'r':
+			opts->readonly = true;
+			break;
+		case OPT_SHOWKEYS:
+			opts->show_keys = true;
+			break;
+		case 'h':
+			print_usage(stdout);
+			return 0;
+		case 'V':
+			print_version();
+			return 0;
+		case ':':
+			print_error("option %s needs an argument", argv[optind - 1]);
+			print_usage(stderr);
+			return 1;
+		default:
+			if (optopt)
+				print_error("unknown option -%c", optopt);
+			else
+				print_error("unknown option %s", argv[optind - 1]);
+			print_usage(stderr);
+			return 1;
+		}
+	}
+
+	if (opts->readonly && !(verb->accepts & ACCEPTS_READONLY)) {
+		print_error("option --readonly is valid only for create");
+		return 1;
+	}
+	if (opts->show_keys && !(verb->accepts & ACCEPTS_SHOWKEYS)) {
+		print_error("option --showkeys is valid only for table");
+		return 1;
+	}
+	return -1;
+}
+
+static int check_operands(int count, const struct verb *verb)
+{
+	if (count < verb->min_operands) {
+		print_error("%s needs a device name", verb->name);
+		print_usage(stderr);
+		return 1;
+	}
+	if (count > verb->max_operands) {
+		print_error("too many arguments for %s", verb->name);
+		print_usage(stderr);
+		return 1;
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_options opts = { .dir = UDMCRYPT_DEFAULT_DIR };
+	const struct verb *verb;
+	int status, operands;
+
+	if (argc < 2) {
+		print_usage(stderr);
+		return 1;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		print_usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		print_version();
+		return 0;
+	}
+	verb = find_verb(argv[1]);
+	if (!verb) {
+		print_error("unknown command %s", argv[1]);
+		print_usage(stderr);
+		return 1;
+	}
+
+	/* getopt_long treats the verb as its argv[0] and moves operands to the end. */
+	status = parse_options(argc - 1, argv + 1, verb, &opts);
+	if (status >= 0)
+		return status;
+	operands = argc - 1 - optind;
+	status = check_operands(operands, verb);
+	if (status >= 0)
+		return status;
+	if (operands > 0)
+		opts.name = argv[1 + optind];
+	if (operands > 1)
+		opts.table_file = argv[2 + optind];
+
+	if (strcmp(verb->name, "help") == 0) {
+		print_usage(stdout);
+		return 0;
+	}
+	if (strcmp(verb->name, "version") == 0) {
+		print_version();
+		return 0;
+	}
+	return verb->run(&opts);
+}
