@@ -3,7 +3,7 @@
 # UndefinedBehaviorSanitizer into build-san/.
 
 CC ?= cc
-PKGS := libcrypto libgcrypt fuse3 zlib
+PKGS := libcrypto libgcrypt fuse3 zlib libargon2 json-c
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
 

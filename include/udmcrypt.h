@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define UDM_ERROR_MAX 512
 
@@ -110,5 +111,148 @@ char *udm_device_status(const struct udm_device *dev);
  */
 void *udm_secure_alloc(size_t size);
 void udm_secure_free(void *ptr);
+
+/*
+ * Volumes: LUKS1, LUKS2 and plain dm-crypt, as cryptsetup 2.6 reads and
+ * writes them. A struct udm_volume is a header read into memory; unlocking
+ * it yields the volume key, from which udm_volume_table() builds the crypt
+ * table that udm_device_open() maps.
+ *
+ * Errors beyond the device ones: -ENODEV for a device without a LUKS header
+ * (of the requested type), -EINVAL for a damaged or invalid header (err
+ * names the field), -EPERM for a wrong passphrase or key after every
+ * candidate key slot was tried, -ENOTSUP for a header requirement or cipher
+ * udmcrypt does not implement, -ENOENT for an inactive or missing key slot.
+ * Writers never leave a volume that opens with neither the old nor the new
+ * passphrase; a refused operation writes nothing.
+ */
+
+enum udm_volume_type {
+	UDM_VOLUME_ANY = 0,	/* probe: LUKS1, then LUKS2 */
+	UDM_VOLUME_LUKS1 = 1,
+	UDM_VOLUME_LUKS2 = 2,
+	UDM_VOLUME_PLAIN = 3,
+};
+
+/* A key in secure memory: udm_key_new zeroes it, udm_key_free wipes it. */
+struct udm_key {
+	size_t size;
+	uint8_t data[];
+};
+struct udm_key *udm_key_new(size_t size);
+void udm_key_free(struct udm_key *key);
+
+/* PBKDF costs of a new key slot; zero fields take cryptsetup 2.6 defaults
+ * ("argon2id", sha256, 2000 ms, 1 GiB capped at half of RAM, 4 threads
+ * capped at the CPU count). force_iterations skips the benchmark. */
+struct udm_pbkdf_params {
+	const char *type;	/* "pbkdf2", "argon2i", "argon2id" */
+	const char *hash;	/* PBKDF2 hash, default "sha256" */
+	unsigned iter_time_ms;
+	unsigned memory_kb;
+	unsigned parallel;
+	unsigned force_iterations;
+};
+
+struct udm_format_params {
+	enum udm_volume_type type;	/* LUKS1 or LUKS2 (default LUKS2) */
+	const char *cipher;		/* "aes" */
+	const char *cipher_mode;	/* "xts-plain64" */
+	unsigned key_size;		/* volume key bytes, default 64 */
+	const char *hash;		/* LUKS1 header hash, LUKS2 digest hash */
+	unsigned sector_size;		/* LUKS2 encryption sector, default 512 or 4096 */
+	uint64_t data_offset;		/* payload start in 512-byte sectors, 0: default */
+	uint64_t metadata_size;		/* LUKS2 header area bytes, 0: 16 KiB */
+	uint64_t keyslots_size;		/* LUKS2 key slot area bytes, 0: default */
+	const char *label;		/* LUKS2 */
+	const char *subsystem;		/* LUKS2 */
+	const char *uuid;		/* NULL: random */
+	int keyslot;			/* -1: the first free one */
+	const struct udm_key *volume_key;	/* NULL: random */
+	struct udm_pbkdf_params pbkdf;
+};
+
+struct udm_volume;
+
+/*
+ * Writes a new LUKS header to header_path (the device itself, or a detached
+ * header file) with one key slot for the passphrase. Returns 0 or a
+ * negative errno; *volp (when not NULL) gets the loaded volume.
+ */
+int udm_luks_format(const char *header_path, const struct udm_format_params *params,
+		    const char *pass, size_t pass_len, struct udm_volume **volp,
+		    struct udm_error *err);
+
+/* Reads and checks a LUKS header. type UDM_VOLUME_ANY probes. Opens the file
+ * read-only unless writable is set (needed for key slot changes). */
+int udm_luks_load(struct udm_volume **volp, const char *header_path, enum udm_volume_type type,
+		  bool writable, struct udm_error *err);
+void udm_volume_free(struct udm_volume *vol);
+
+enum udm_volume_type udm_volume_type(const struct udm_volume *vol);
+const char *udm_volume_uuid(const struct udm_volume *vol);
+
+/*
+ * Unlocks with a passphrase: keyslot -1 tries every active slot (LUKS2 in
+ * priority order, skipping those marked "ignore"). Returns the slot number
+ * and sets *keyp, or -EPERM when no slot accepts the passphrase.
+ */
+int udm_volume_unlock(struct udm_volume *vol, int keyslot, const char *pass, size_t pass_len,
+		      struct udm_key **keyp, struct udm_error *err);
+
+/* Checks a volume key against the header's digest: 0 or -EPERM. */
+int udm_volume_verify_key(struct udm_volume *vol, const struct udm_key *key);
+
+/*
+ * Builds the crypt table that maps the payload of data_path (the device,
+ * which may differ from the header) with key. Returns the table in secure
+ * memory (free with udm_secure_free), or NULL with err set.
+ */
+char *udm_volume_table(struct udm_volume *vol, const struct udm_key *key, const char *data_path,
+		       struct udm_error *err);
+
+/* Adds a key slot for pass holding key; keyslot -1 picks the first free.
+ * Returns the slot number or a negative errno. */
+int udm_volume_add_key(struct udm_volume *vol, int keyslot, const struct udm_key *key,
+		       const char *pass, size_t pass_len, const struct udm_pbkdf_params *pbkdf,
+		       struct udm_error *err);
+
+/* Wipes a key slot's key material and marks it inactive. */
+int udm_volume_kill_slot(struct udm_volume *vol, int keyslot, struct udm_error *err);
+
+/* Number of key slots, and whether one is active. */
+int udm_volume_keyslot_count(const struct udm_volume *vol);
+bool udm_volume_keyslot_active(const struct udm_volume *vol, int keyslot);
+
+/* Sets a new UUID (NULL: random) and writes the header. */
+int udm_volume_set_uuid(struct udm_volume *vol, const char *uuid, struct udm_error *err);
+
+/* Prints the header as cryptsetup luksDump does; with key, also the volume
+ * key (--dump-volume-key); with json_only, the LUKS2 JSON area only. */
+int udm_volume_dump(struct udm_volume *vol, FILE *out, const struct udm_key *key,
+		    bool json_only, struct udm_error *err);
+
+/* Copies the header (binary areas and key slots) of header_path to a new
+ * file backup_path (mode 0600, never overwriting), or back: restore checks
+ * that backup_path is a valid LUKS header of the same type, UUID and size
+ * before writing anything. */
+int udm_luks_header_backup(const char *header_path, const char *backup_path,
+			   struct udm_error *err);
+int udm_luks_header_restore(const char *header_path, const char *backup_path,
+			    struct udm_error *err);
+
+/* Plain dm-crypt, as cryptsetup open --type plain: the key is the
+ * passphrase hashed with hash ("plain" copies it; "sha256:32" gives the
+ * key length in bytes). offset and skip are 512-byte sectors; size 0 maps
+ * to the end of the device. Returns the table in secure memory or NULL. */
+struct udm_plain_params {
+	const char *cipher;	/* default "aes-cbc-essiv:sha256" */
+	const char *hash;	/* default "ripemd160" */
+	unsigned key_size;	/* bytes, default 32 */
+	uint64_t offset, skip, size;
+	unsigned sector_size;
+};
+char *udm_plain_table(const char *data_path, const struct udm_plain_params *params,
+		      const char *pass, size_t pass_len, struct udm_error *err);
 
 #endif /* UDMCRYPT_H */

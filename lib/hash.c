@@ -29,7 +29,9 @@ static const struct hash_name hash_names[] = {
 	{ "sha3-256", "SHA3-256", GCRY_MD_SHA3_256 },
 	{ "sha3-512", "SHA3-512", GCRY_MD_SHA3_512 },
 	{ "rmd160", "RIPEMD160", GCRY_MD_RMD160 },
+	{ "ripemd160", "RIPEMD160", GCRY_MD_RMD160 },	/* cryptsetup's name */
 	{ "wp512", NULL, GCRY_MD_WHIRLPOOL },
+	{ "whirlpool", NULL, GCRY_MD_WHIRLPOOL },	/* cryptsetup's name */
 	{ "sm3", "SM3", GCRY_MD_SM3 },
 	{ "streebog256", NULL, GCRY_MD_STRIBOG256 },
 	{ "streebog512", NULL, GCRY_MD_STRIBOG512 },
@@ -51,8 +53,8 @@ void udm_gcrypt_init(void)
 
 const char *udm_hash_names(void)
 {
-	return "md5, sha1, sha224, sha256, sha384, sha512, sha3-256, sha3-512, rmd160, wp512, "
-	       "sm3, streebog256, streebog512";
+	return "md5, sha1, sha224, sha256, sha384, sha512, sha3-256, sha3-512, rmd160 "
+	       "(ripemd160), wp512 (whirlpool), sm3, streebog256, streebog512";
 }
 
 static int hash_openssl(const char *name, const void *data, size_t len, uint8_t *out)

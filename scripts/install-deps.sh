@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(
 	build-essential pkg-config
-	libssl-dev libgcrypt20-dev libfuse3-dev zlib1g-dev
+	libssl-dev libgcrypt20-dev libfuse3-dev zlib1g-dev libargon2-dev libjson-c-dev
 	fuse3 e2fsprogs util-linux xz-utils kmod
 )
 missing=()
