@@ -58,3 +58,10 @@ clean:
 .SECONDARY:
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%.d)
+
+PREFIX ?= /usr/local
+install: $(BUILD)/udmcrypt
+	install -D -m 0755 $(BUILD)/udmcrypt $(DESTDIR)$(PREFIX)/sbin/udmcrypt
+	install -D -m 0644 docs/udmcrypt.8 $(DESTDIR)$(PREFIX)/share/man/man8/udmcrypt.8
+
+.PHONY: install

@@ -316,12 +316,11 @@ int udm_crypt_new(struct udm_crypt **ccp, const struct udm_crypt_args *args,
 		r = check_geometry(cc, args, err);
 	if (r)
 		goto fail;
-	if (cc->key_size < cc->key_extra_size || !crypt_subkey_size(cc)) {
-		if (cc->key_size || strcmp(cc->cipher_name, "cipher_null")) {
-			r = udm_error_set(err, "invalid key length %u bytes for cipher '%s'",
-					  cc->key_size, cc->cipher_string);
-			goto fail;
-		}
+	if (cc->key_size < cc->key_extra_size) {
+		r = udm_error_set(err, "invalid key length %u bytes for cipher '%s': the IV "
+				  "generator alone takes %u bytes", cc->key_size, cc->cipher_string,
+				  cc->key_extra_size);
+		goto fail;
 	}
 	if (cc->iv_ops && cc->iv_ops->init) {
 		r = cc->iv_ops->init(cc, err);
@@ -331,6 +330,13 @@ int udm_crypt_new(struct udm_crypt **ccp, const struct udm_crypt_args *args,
 
 	/* Key the first slot now, so that a bad key fails here. */
 	r = slot_new(cc, &slot, err);
+	if (r && err && cc->key_parts > 1) {
+		size_t len = strlen(err->msg);
+
+		snprintf(err->msg + len, sizeof(err->msg) - len, " (the %u-byte key is split into "
+			 "%u parts of %u bytes)", cc->key_size, cc->key_parts,
+			 cc->key_size / cc->key_parts);
+	}
 	if (r)
 		goto fail;
 	cc->all_slots[cc->n_slots++] = slot;
@@ -361,8 +367,8 @@ void udm_crypt_free(struct udm_crypt *cc)
 	free(cc);
 }
 
-/* Takes a keyed slot from the pool, or keys a new one; the pool grows to
- * the number of threads that convert at the same time. */
+/* Takes a keyed slot from the pool, or keys a new one. The pool grows to
+ * the number of threads that convert at the same time (at most 64). */
 static struct crypt_slot *slot_get(struct udm_crypt *cc)
 {
 	struct crypt_slot *slot;

@@ -13,7 +13,7 @@
 /*
  * One thread's keyed transforms. Contexts of the libraries are not safe to
  * share between threads, so each thread takes a slot from the pool for the
- * duration of a call; a slot is keyed once, when first created.
+ * duration of a call. A slot is keyed once, when it is created.
  */
 struct crypt_slot {
 	struct udm_skcipher **tfms;	/* tfms_count transforms, one per subkey */

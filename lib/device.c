@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * I/O on a mapped device: byte ranges are split over the targets; crypt
- * targets convert whole sectors in large batches and read, modify and write
+ * I/O on a mapped device. Byte ranges are split over the targets. Crypt
+ * targets convert whole sectors in large batches, and read, modify and write
  * back partial sectors under a lock.
  */
 #include <errno.h>

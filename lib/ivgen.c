@@ -143,8 +143,8 @@ static int benbi_generate(struct udm_crypt *cc, struct sector_request *req)
 	return 0;
 }
 
-/* LMK: version 3 has one more subkey than keycount, used as the IV seed;
- * all subkeys have the same length, so the seed shows in the key length. */
+/* LMK version 3 has one more subkey than keycount, used as the IV seed.
+ * All subkeys have the same length, so the seed shows in the key length. */
 static int lmk_ctr(struct udm_crypt *cc, struct udm_error *err)
 {
 	if (cc->sector_size != 512)

@@ -132,8 +132,9 @@ static int parse_crypt(struct target *t, const struct line *l, bool readonly,
 	if (argc > 5 && (udm_parse_uint(argv[5], &n_options) || n_options > MAX_CRYPT_OPTIONS ||
 			 n_options != argc - 6))
 		return udm_error_set(err, "line %u: invalid number of optional parameters '%s': "
-				     "expected the count (up to %u) of the parameters that follow",
-				     l->number, argv[5], MAX_CRYPT_OPTIONS);
+				     "expected the count (up to %u) of the parameters that follow, "
+				     "and %u follow", l->number, argv[5], MAX_CRYPT_OPTIONS,
+				     argc - 6);
 	if (udm_parse_u64(argv[2], &args.iv_offset))
 		return udm_error_set(err, "line %u: invalid iv_offset '%s': expected a number of "
 				     "sectors", l->number, argv[2]);
@@ -217,10 +218,14 @@ static int add_target(struct udm_device *dev, const struct line *l, struct udm_e
 	    t->length > UINT64_MAX / 512 - t->start)
 		return udm_error_set(err, "line %u: invalid length '%s': expected a positive "
 				     "number of 512-byte sectors", l->number, l->argv[1]);
+	if (t->start != expected && dev->n_targets == 1)
+		return udm_error_set(err, "line %u: invalid start %" PRIu64 ": the first target "
+				     "must start at 0", l->number, t->start);
 	if (t->start != expected)
-		return udm_error_set(err, "line %u: gap in table: this target starts at %" PRIu64
-				     ", the previous one ends at %" PRIu64, l->number, t->start,
-				     expected);
+		return udm_error_set(err, "line %u: %s: this target starts at %" PRIu64 ", the "
+				     "previous one ends at %" PRIu64, l->number,
+				     t->start > expected ? "gap in table" : "targets overlap",
+				     t->start, expected);
 	return parse_target(t, l, dev->readonly, err);
 }
 
