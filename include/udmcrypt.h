@@ -162,6 +162,8 @@ struct udm_format_params {
 	const char *hash;		/* LUKS1 header hash, LUKS2 digest hash */
 	unsigned sector_size;		/* LUKS2 encryption sector, default 512 or 4096 */
 	uint64_t data_offset;		/* payload start in 512-byte sectors, 0: default */
+	bool detached_header;		/* the header file holds no payload: data_offset
+					 * counts on the data device, default 0 */
 	uint64_t metadata_size;		/* LUKS2 header area bytes, 0: 16 KiB */
 	uint64_t keyslots_size;		/* LUKS2 key slot area bytes, 0: default */
 	const char *label;		/* LUKS2 */

@@ -17,6 +17,7 @@ struct hash_name {
 	const char *kernel;
 	const char *openssl;
 	int gcry;
+	unsigned truncate;	/* digest bytes kept, 0 for all */
 };
 
 static const struct hash_name hash_names[] = {
@@ -32,6 +33,9 @@ static const struct hash_name hash_names[] = {
 	{ "ripemd160", "RIPEMD160", GCRY_MD_RMD160 },	/* cryptsetup's name */
 	{ "wp512", NULL, GCRY_MD_WHIRLPOOL },
 	{ "whirlpool", NULL, GCRY_MD_WHIRLPOOL },	/* cryptsetup's name */
+	/* The kernel's wp384 and wp256 are Whirlpool cut to 48 and 32 bytes. */
+	{ "wp384", NULL, GCRY_MD_WHIRLPOOL, 48 },
+	{ "wp256", NULL, GCRY_MD_WHIRLPOOL, 32 },
 	{ "sm3", "SM3", GCRY_MD_SM3 },
 	{ "streebog256", NULL, GCRY_MD_STRIBOG256 },
 	{ "streebog512", NULL, GCRY_MD_STRIBOG512 },
@@ -54,7 +58,7 @@ void udm_gcrypt_init(void)
 const char *udm_hash_names(void)
 {
 	return "md5, sha1, sha224, sha256, sha384, sha512, sha3-256, sha3-512, rmd160 "
-	       "(ripemd160), wp512 (whirlpool), sm3, streebog256, streebog512";
+	       "(ripemd160), wp512 (whirlpool), wp384, wp256, sm3, streebog256, streebog512";
 }
 
 static int hash_openssl(const char *name, const void *data, size_t len, uint8_t *out)
@@ -85,7 +89,7 @@ int udm_hash(const char *name, const void *data, size_t len, uint8_t out[UDM_MAX
 		}
 		udm_gcrypt_init();
 		gcry_md_hash_buffer(h->gcry, out, data, len);
-		return (int)gcry_md_get_algo_dlen(h->gcry);
+		return h->truncate ? (int)h->truncate : (int)gcry_md_get_algo_dlen(h->gcry);
 	}
 	return -EINVAL;
 }

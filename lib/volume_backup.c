@@ -18,15 +18,22 @@
 
 #define COPY_CHUNK (1024 * 1024)
 
+/* Copies len bytes; bytes past the end of a shorter source are written as
+ * zeros, as cryptsetup fills a backup of a header file that ends at its
+ * last key slot. */
 static int copy_range(int from, int to, uint64_t len)
 {
 	uint8_t *buf = malloc(COPY_CHUNK);
-	int r = buf ? 0 : -ENOMEM;
+	uint64_t from_size = 0;
+	int r = buf ? udm_fd_size(from, &from_size) : -ENOMEM;
 
 	for (uint64_t off = 0; !r && off < len; off += COPY_CHUNK) {
 		size_t n = len - off < COPY_CHUNK ? (size_t)(len - off) : COPY_CHUNK;
+		size_t have = off >= from_size ? 0 :
+			      from_size - off < n ? (size_t)(from_size - off) : n;
 
-		r = udm_read_at(from, buf, n, off);
+		memset(buf + have, 0, n - have);
+		r = have ? udm_read_at(from, buf, have, off) : 0;
 		if (!r)
 			r = udm_write_at(to, buf, n, off);
 	}
@@ -75,15 +82,14 @@ int udm_luks_header_restore(const char *header_path, const char *backup_path,
 	uint64_t backup_bytes, device_bytes, header_bytes;
 	int fd = -1, r;
 
+	/* The loader's message says why a file is no valid header. */
 	r = udm_luks_load(&backup, backup_path, UDM_VOLUME_ANY, false, err);
-	if (r) {
-		udm_error_set(err, "%s is not a valid LUKS header backup", backup_path);
+	if (r)
 		return r;
-	}
 	header_bytes = backup->ops->header_size(backup);
 	r = udm_fd_size(backup->fd, &backup_bytes);
-	if (!r && backup_bytes != header_bytes)
-		r = udm_error_set(err, "header backup %s has %llu bytes, its header describes %llu",
+	if (!r && backup_bytes < header_bytes)
+		r = udm_error_set(err, "header backup %s has %llu bytes, its header needs %llu",
 				  backup_path, (unsigned long long)backup_bytes,
 				  (unsigned long long)header_bytes);
 	if (r)
