@@ -43,7 +43,7 @@ int cli_mapping_paths(struct mapping_paths *paths, const struct cli_options *opt
 	ret = mapping_paths_init(paths, opts->dir, opts->name);
 	if (ret == -ENOENT) {
 		print_error("device %s not found", opts->name);
-		return 1;
+		return 4;
 	}
 	if (ret) {
 		print_error("cannot resolve directory %s: %s", opts->dir, strerror(-ret));
@@ -143,7 +143,7 @@ static int check_new_mapping(const struct mapping_paths *paths)
 
 	if (mapping_has_control(paths) || mapping_is_mounted(paths->file)) {
 		print_error("device %s already exists", paths->name);
-		return 1;
+		return 5;
 	}
 	if (lstat(paths->file, &st) == 0) {
 		print_error("cannot create %s: %s", paths->file, strerror(EEXIST));
@@ -190,12 +190,14 @@ static int wait_for_daemon(int fd, pid_t pid, const char *name)
 	return 1;
 }
 
-static int start_daemon(const struct mapping_paths *paths, const struct cli_options *opts)
+static int start_daemon(const struct mapping_paths *paths, bool readonly, const char *table_file,
+			char *table)
 {
 	struct daemon_config config = {
 		.paths = paths,
-		.table_file = opts->table_file,
-		.readonly = opts->readonly,
+		.table_file = table_file,
+		.table = table,
+		.readonly = readonly,
 	};
 	int pipe_fds[2];
 	pid_t pid;
@@ -253,25 +255,44 @@ static void attach_loop(const struct mapping_paths *paths)
 	printf("%s\n", loop_path);
 }
 
-int cmd_create(const struct cli_options *opts)
+int cli_mapping_prepare(struct mapping_paths *paths, const char *dir, const char *name)
 {
-	struct mapping_paths paths;
+	struct cli_options opts = { .dir = dir, .name = name };
 	const char *reason;
+	int status;
 
-	if (mapping_name_check(opts->name, &reason)) {
-		print_error("invalid device name \"%s\": %s", printable_name(opts->name), reason);
+	if (mapping_name_check(name, &reason)) {
+		print_error("invalid device name \"%s\": %s", printable_name(name), reason);
 		return 1;
 	}
-	if (ensure_directory(opts->dir) || cli_mapping_paths(&paths, opts))
+	if (ensure_directory(dir))
 		return 1;
-	if (check_new_mapping(&paths) || start_daemon(&paths, opts))
+	status = cli_mapping_paths(paths, &opts);
+	if (status)
+		return status;
+	return check_new_mapping(paths);
+}
+
+int cli_mapping_start(const struct mapping_paths *paths, bool readonly, const char *table_file,
+		      char *table)
+{
+	if (start_daemon(paths, readonly, table_file, table))
 		return 1;
 
 	if (geteuid() == 0)
-		attach_loop(&paths);
+		attach_loop(paths);
 	else
-		printf("%s\n", paths.file);
+		printf("%s\n", paths->file);
 	return 0;
+}
+
+int cmd_create(const struct cli_options *opts)
+{
+	struct mapping_paths paths;
+
+	if (cli_mapping_prepare(&paths, opts->dir, opts->name))
+		return 1;
+	return cli_mapping_start(&paths, opts->readonly, opts->table_file, NULL);
 }
 
 /* ls, table, status, info */

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * "udmcrypt remove NAME": detaches the loop devices over DIR/NAME (as root),
- * requests the daemon to unmount and exit, and waits until it has. As with
- * "dmsetup remove", a device in use is left as it was and reported busy.
+ * "udmcrypt remove NAME" and "close NAME": detaches the loop devices over
+ * DIR/NAME (as root), requests the daemon to unmount and exit, and waits
+ * until it has. As with "dmsetup remove", a device in use is left as it was
+ * and reported busy.
  * A stale mapping, whose daemon was killed, is cleaned up here instead.
  */
 #include <errno.h>
@@ -42,7 +43,7 @@ static void loop_set_close(struct loop_set *loops)
 static int report_busy(const char *name)
 {
 	print_error("device %s is busy", name);
-	return 1;
+	return 5;
 }
 
 /*
@@ -176,8 +177,14 @@ static int remove_stale(const struct mapping_paths *paths)
 	struct stat st;
 	int ret, status = 1;
 
-	if (geteuid() == 0 && (loop_set_open(&loops, paths) || loop_set_detach(&loops, paths)))
-		goto exit;
+	if (geteuid() == 0) {
+		status = loop_set_open(&loops, paths);
+		if (!status)
+			status = loop_set_detach(&loops, paths);
+		if (status)
+			goto exit;
+		status = 1;
+	}
 	if (mapping_is_mounted(paths->file)) {
 		ret = mapping_unmount(paths->file, true);
 		if (ret) {
@@ -223,15 +230,19 @@ static int send_remove(const struct mapping_paths *paths)
 static int remove_live(const struct mapping_paths *paths, const struct mapping_info *info)
 {
 	struct loop_set loops = { .count = 0 };
-	int status = 1;
+	int status = 0;
 
 	if (geteuid() == 0) {
-		if (loop_set_open(&loops, paths) ||
-		    check_file_unused(paths, (unsigned)loops.count) ||
-		    loop_set_detach(&loops, paths))
+		status = loop_set_open(&loops, paths);
+		if (!status)
+			status = check_file_unused(paths, (unsigned)loops.count);
+		if (!status)
+			status = loop_set_detach(&loops, paths);
+		if (status)
 			goto exit;
 	}
-	if (send_remove(paths))
+	status = send_remove(paths);
+	if (status)
 		goto exit;
 	status = wait_for_exit(paths, info->pid);
 exit:
@@ -239,20 +250,21 @@ exit:
 	return status;
 }
 
-int cmd_remove(const struct cli_options *opts)
+int cli_mapping_remove(const struct cli_options *opts)
 {
 	struct mapping_paths paths;
 	struct control_reply reply;
 	struct mapping_info info;
 	int ret;
 
-	if (cli_mapping_paths(&paths, opts))
-		return 1;
+	ret = cli_mapping_paths(&paths, opts);
+	if (ret)
+		return ret;
 	if (!mapping_has_control(&paths)) {
 		if (mapping_is_mounted(paths.file))
 			return remove_stale(&paths);
 		print_error("device %s not found", paths.name);
-		return 1;
+		return 4;
 	}
 
 	ret = control_request(&paths, "info", &reply);
@@ -268,4 +280,9 @@ int cmd_remove(const struct cli_options *opts)
 		return 1;
 	}
 	return remove_live(&paths, &info);
+}
+
+int cmd_remove(const struct cli_options *opts)
+{
+	return cli_mapping_remove(opts) ? 1 : 0;
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * udmcrypt: the command line. Verbs and exit codes follow dmsetup(8): the
- * verb comes first, options may come before or after the operands, and any
- * failure exits with status 1.
+ * udmcrypt: the command line. The dmsetup-style verbs and their exit codes
+ * follow dmsetup(8): the verb comes first, options may come before or after
+ * the operands, and any failure exits with status 1. The cryptsetup-style
+ * verbs (luksFormat, open, close and the others) are parsed in volume_main.c.
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "volume.h"
 #include "../fuse/frontend.h"
 
 enum {
@@ -51,13 +53,14 @@ static const struct option long_options[] = {
 };
 
 static const char usage_text[] =
-	"Usage: udmcrypt COMMAND [NAME] [OPTIONS]\n"
+	"Usage: udmcrypt COMMAND [ARGUMENTS] [OPTIONS]\n"
 	"\n"
 	"Maps device-mapper tables (crypt, linear, zero and error targets) in user\n"
-	"space, as dmsetup does with the kernel. Each mapping is the file DIR/NAME,\n"
+	"space, as dmsetup does with the kernel, and opens LUKS1, LUKS2 and plain\n"
+	"dm-crypt volumes as cryptsetup does. Each mapping is the file DIR/NAME,\n"
 	"served by a FUSE daemon; as root, a loop device is attached to it.\n"
 	"\n"
-	"Commands:\n"
+	"Table commands, as dmsetup:\n"
 	"  create NAME [TABLE_FILE]  Read the table from TABLE_FILE, or from standard\n"
 	"                            input without it, and start the mapping. Prints\n"
 	"                            the loop device (such as /dev/loop3) as root, or\n"
@@ -77,16 +80,17 @@ static const char usage_text[] =
 	"Without NAME, table and status print every mapping, each line prefixed\n"
 	"with \"NAME: \".\n"
 	"\n"
-	"Options:\n"
+	"Options of the table commands (--dir also applies to open and close):\n"
 	"  --dir DIR       Directory of the mapping files (default " UDMCRYPT_DEFAULT_DIR ";\n"
-	"                  create makes it with mode 0755 when missing).\n"
+	"                  create and open make it with mode 0755 when missing).\n"
 	"  -r, --readonly  Create a read-only mapping (create).\n"
 	"  --showkeys      Print keys in hex (table).\n"
 	"  -h, --help      Print this help.\n"
 	"  -V, --version   Print the version.\n"
 	"\n"
 	"The daemon of NAME logs starts, stops and errors to DIR/.udmcrypt/NAME/log.\n"
-	"Exit status: 0 on success, 1 on any error.\n";
+	"Exit status of the table commands: 0 on success, 1 on any error.\n"
+	"\n";
 
 void print_error(const char *fmt, ...)
 {
@@ -100,9 +104,10 @@ void print_error(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static void print_usage(FILE *out)
+void cli_print_usage(FILE *out)
 {
 	fputs(usage_text, out);
+	volume_print_usage(out);
 }
 
 static void print_version(void)
@@ -141,21 +146,21 @@ static int parse_options(int argc, char **argv, const struct verb *verb,
 			opts->show_keys = true;
 			break;
 		case 'h':
-			print_usage(stdout);
+			cli_print_usage(stdout);
 			return 0;
 		case 'V':
 			print_version();
 			return 0;
 		case ':':
 			print_error("option %s needs an argument", argv[optind - 1]);
-			print_usage(stderr);
+			cli_print_usage(stderr);
 			return 1;
 		default:
 			if (optopt)
 				print_error("unknown option -%c", optopt);
 			else
 				print_error("unknown option %s", argv[optind - 1]);
-			print_usage(stderr);
+			cli_print_usage(stderr);
 			return 1;
 		}
 	}
@@ -175,12 +180,12 @@ static int check_operands(int count, const struct verb *verb)
 {
 	if (count < verb->min_operands) {
 		print_error("%s needs a device name", verb->name);
-		print_usage(stderr);
+		cli_print_usage(stderr);
 		return 1;
 	}
 	if (count > verb->max_operands) {
 		print_error("too many arguments for %s", verb->name);
-		print_usage(stderr);
+		cli_print_usage(stderr);
 		return 1;
 	}
 	return -1;
@@ -193,21 +198,24 @@ int main(int argc, char **argv)
 	int status, operands;
 
 	if (argc < 2) {
-		print_usage(stderr);
+		cli_print_usage(stderr);
 		return 1;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		print_usage(stdout);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "-?") == 0) {
+		cli_print_usage(stdout);
 		return 0;
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
 		print_version();
 		return 0;
 	}
+	if (volume_verb_exists(argv[1]))
+		return volume_main(argc, argv);
 	verb = find_verb(argv[1]);
 	if (!verb) {
 		print_error("unknown command %s", argv[1]);
-		print_usage(stderr);
+		cli_print_usage(stderr);
 		return 1;
 	}
 
@@ -225,7 +233,7 @@ int main(int argc, char **argv)
 		opts.table_file = argv[2 + optind];
 
 	if (strcmp(verb->name, "help") == 0) {
-		print_usage(stdout);
+		cli_print_usage(stdout);
 		return 0;
 	}
 	if (strcmp(verb->name, "version") == 0) {

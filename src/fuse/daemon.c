@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The daemon of one mapping, forked by "create". It reads the table, opens
+ * The daemon of one mapping, forked by "create" or "open". It reads the
+ * table (or takes the one "open" built in memory), opens
  * the device, mounts the device file with FUSE and reports to the parent
  * through the startup pipe. Then libfuse's multithreaded loop serves the file
  * while a second thread serves the control socket. A "remove" request or
@@ -134,6 +135,26 @@ exit:
 	}
 	*tablep = table;
 	return ret;
+}
+
+/*
+ * Copies the table that the command built before the fork. Locks on memory
+ * are not inherited across fork(2), so the copy goes to fresh locked memory
+ * and the inherited pages are wiped.
+ */
+static int copy_table(struct daemon *d, char **tablep)
+{
+	char *inherited = d->config->table;
+
+	*tablep = udm_secure_alloc(strlen(inherited) + 1);
+	if (*tablep)
+		strcpy(*tablep, inherited);
+	udm_secure_free(inherited);
+	if (!*tablep) {
+		set_error(d, "cannot allocate locked memory for the table: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static int open_device(struct daemon *d, const char *table)
@@ -330,7 +351,10 @@ static int prepare_device(struct daemon *d)
 	char *table = NULL;
 	int ret;
 
-	ret = read_table(d, &table);
+	if (d->config->table)
+		ret = copy_table(d, &table);
+	else
+		ret = read_table(d, &table);
 	if (ret)
 		return ret;
 	/* After the table, which may come from /dev/fd/N, and before the library opens files. */

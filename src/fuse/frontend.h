@@ -143,13 +143,20 @@ int loop_detach(int fd);
 struct daemon_config {
 	const struct mapping_paths *paths;
 	const char *table_file;		/* NULL for standard input */
+	/*
+	 * A table already built by the command (such as "open"), in
+	 * udm_secure_alloc memory, or NULL to read table_file. The forked
+	 * daemon copies it into its own locked memory and frees its inherited
+	 * copy; the command keeps and frees its own.
+	 */
+	char *table;
 	bool readonly;
 	int status_fd;			/* write end of the startup pipe */
 };
 
 /*
  * Runs the daemon of one mapping in the forked child until it is removed or
- * signalled: reads the table, opens the device, mounts the device file and
+ * signalled: reads or copies the table, opens the device, mounts the device file and
  * serves it. Startup ends by writing one NUL byte to status_fd, or an error
  * line and closing it. Returns the process exit status.
  */
