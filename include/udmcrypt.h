@@ -178,7 +178,7 @@ struct udm_volume;
 
 /*
  * Writes a new LUKS header to header_path (the device itself, or a detached
- * header file) with one key slot for the passphrase. Returns 0 or a
+ * header file, created when missing) with one key slot for the passphrase. Returns 0 or a
  * negative errno; *volp (when not NULL) gets the loaded volume.
  */
 int udm_luks_format(const char *header_path, const struct udm_format_params *params,
@@ -229,8 +229,9 @@ bool udm_volume_keyslot_active(const struct udm_volume *vol, int keyslot);
 /* Sets a new UUID (NULL: random) and writes the header. */
 int udm_volume_set_uuid(struct udm_volume *vol, const char *uuid, struct udm_error *err);
 
-/* Prints the header as cryptsetup luksDump does; with key, also the volume
- * key (--dump-volume-key); with json_only, the LUKS2 JSON area only. */
+/* Prints the header as cryptsetup luksDump does; with key, the volume key
+ * section of --dump-volume-key instead; with json_only, the LUKS2 JSON area
+ * only. */
 int udm_volume_dump(struct udm_volume *vol, FILE *out, const struct udm_key *key,
 		    bool json_only, struct udm_error *err);
 

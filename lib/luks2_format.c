@@ -34,6 +34,7 @@ struct format_plan {
 	struct udm_pbkdf pbkdf;
 	uint64_t device_size;
 	bool regular_file;
+	bool detached;		/* data_offset counts on another device */
 };
 
 static bool valid_hdr_size(uint64_t size)
@@ -52,7 +53,8 @@ static int plan_layout(const struct udm_format_params *params, struct format_pla
 		return udm_error_set(err, "invalid LUKS2 metadata size %" PRIu64 ": accepted are "
 				     "powers of two from 16384 to 4194304 bytes", plan->hdr_size);
 	min = 2 * plan->hdr_size;
-	plan->data_offset = params->data_offset * 512;
+	plan->detached = params->detached_header;
+	plan->data_offset = plan->detached ? 0 : params->data_offset * 512;
 	if (params->data_offset > UINT64_MAX / 512 ||
 	    (plan->data_offset && plan->data_offset < min))
 		return udm_error_set(err, "invalid data offset %" PRIu64 " sectors: the two "
@@ -77,6 +79,10 @@ static int plan_layout(const struct udm_format_params *params, struct format_pla
 		plan->data_offset = (min + plan->keyslots_size + LUKS2_DATA_ALIGNMENT - 1) /
 				    LUKS2_DATA_ALIGNMENT * LUKS2_DATA_ALIGNMENT;
 
+	/* A detached header leaves the data device whole, unless told. */
+	if (plan->detached)
+		plan->data_offset = params->data_offset * 512;
+
 	need = ((uint64_t)plan->key_size * LUKS2_STRIPES + 4095) / 4096 * 4096;
 	if (plan->keyslots_size < need)
 		return udm_error_set(err, "the key slots area (%" PRIu64 " bytes) is too small for "
@@ -95,8 +101,9 @@ static int plan_sector_size(const struct udm_format_params *params, struct forma
 	bool aligned = !(plan->data_offset % 4096) && !(data_size % 4096);
 	unsigned s = params->sector_size;
 
+	/* The data device of a detached header is unknown here. */
 	if (!s)
-		s = plan->regular_file && aligned ? 4096 : 512;
+		s = plan->regular_file && aligned && !plan->detached ? 4096 : 512;
 	if (s < 512 || s > 4096 || (s & (s - 1)))
 		return udm_error_set(err, "invalid sector size %u: accepted are 512, 1024, 2048 "
 				     "and 4096", s);
@@ -129,7 +136,7 @@ static int plan_device(struct udm_volume *vol, struct format_plan *plan, struct 
 			      " bytes", vol->path, header_end);
 		return -ENOSPC;
 	}
-	if (plan->device_size < plan->data_offset + 512) {
+	if (!plan->detached && plan->device_size < plan->data_offset + 512) {
 		udm_error_set(err, "device %s (%" PRIu64 " bytes) is too small for data at offset %"
 			      PRIu64, vol->path, plan->device_size, plan->data_offset);
 		return -ENOSPC;
@@ -325,7 +332,7 @@ static int fill_range(int fd, uint64_t offset, uint64_t len, bool random)
 static int wipe_header_areas(int fd, const struct format_plan *plan)
 {
 	uint64_t slots = 2 * plan->hdr_size, slots_end = slots + plan->keyslots_size;
-	uint64_t zero_end = plan->data_offset;
+	uint64_t zero_end = plan->detached ? slots_end : plan->data_offset;
 	int r;
 
 	if (plan->device_size < zero_end)

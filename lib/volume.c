@@ -234,6 +234,17 @@ int udm_luks_load(struct udm_volume **volp, const char *header_path, enum udm_vo
 	if (r)
 		return r;
 	found = probe(vol->fd);
+	/* A damaged primary LUKS2 header may leave a valid secondary, which
+	 * the LUKS2 loader finds at its known offsets. */
+	if (found < 0 && (type == UDM_VOLUME_ANY || type == UDM_VOLUME_LUKS2)) {
+		vol->ops = &udm_luks2_ops;
+		if (!vol->ops->load(vol, NULL)) {
+			*volp = vol;
+			return 0;
+		}
+		vol->ops->destroy(vol);
+		vol->ops = NULL;
+	}
 	if (found < 0 || (type != UDM_VOLUME_ANY && (int)type != found)) {
 		r = udm_error_set(err, "device %s is not a valid %s device", header_path,
 				  type == UDM_VOLUME_LUKS1 ? "LUKS1" :
@@ -262,7 +273,7 @@ int udm_luks_format(const char *header_path, const struct udm_format_params *par
 	if (type != UDM_VOLUME_LUKS1 && type != UDM_VOLUME_LUKS2)
 		return udm_error_set(err, "invalid volume type for format: accepted are luks1 and "
 				     "luks2");
-	r = volume_new(&vol, header_path, true, 0, err);
+	r = volume_new(&vol, header_path, true, params->detached_header ? O_CREAT : 0, err);
 	if (r)
 		return r;
 	vol->ops = ops_of(type);
