@@ -44,6 +44,25 @@ void udm_set_log(udm_log_fn fn, enum udm_log_level max_level);
 struct udm_device;
 
 /*
+ * A backing device that is not a file, such as the plugin below an nbdkit
+ * filter. Tables and volumes refer to it by name in their device field.
+ * Each operation returns 0 or a negative errno; discard may be NULL.
+ */
+struct udm_blockdev_ops {
+	int (*pread)(void *ctx, void *buf, size_t len, uint64_t off);
+	int (*pwrite)(void *ctx, const void *buf, size_t len, uint64_t off);
+	int (*flush)(void *ctx);
+	int (*discard)(void *ctx, uint64_t off, uint64_t len);
+	int (*get_size)(void *ctx, uint64_t *bytes);
+};
+
+struct udm_blockdev {
+	const char *name;
+	const struct udm_blockdev_ops *ops;
+	void *ctx;
+};
+
+/*
  * Parses table (NUL-terminated, one target per line, '#' comments and blank
  * lines skipped), opens the backing devices and keys the ciphers. The table
  * text is not modified; the caller should wipe it after the call, since it
@@ -55,6 +74,13 @@ struct udm_device;
  */
 int udm_device_open(struct udm_device **devp, const char *table, unsigned flags,
 		    struct udm_error *err);
+
+/* As udm_device_open, but a device field equal to the name of one of the
+ * n_blockdevs blockdevs uses it instead of a file. The blockdevs must
+ * outlive the device. */
+int udm_device_open_with(struct udm_device **devp, const char *table, unsigned flags,
+			 const struct udm_blockdev *blockdevs, unsigned n_blockdevs,
+			 struct udm_error *err);
 
 /* Closes the backing devices and wipes all key material. Takes NULL. */
 void udm_device_close(struct udm_device *dev);
@@ -190,6 +216,12 @@ int udm_luks_format(const char *header_path, const struct udm_format_params *par
 int udm_luks_load(struct udm_volume **volp, const char *header_path, enum udm_volume_type type,
 		  bool writable, struct udm_error *err);
 void udm_volume_free(struct udm_volume *vol);
+
+/* As udm_luks_load, reading the header from a blockdev, which must outlive
+ * the volume. udm_volume_table() then takes the blockdev's name as its
+ * data_path when the payload is on the same blockdev. */
+int udm_luks_load_blockdev(struct udm_volume **volp, const struct udm_blockdev *blockdev,
+			   enum udm_volume_type type, bool writable, struct udm_error *err);
 
 enum udm_volume_type udm_volume_type(const struct udm_volume *vol);
 const char *udm_volume_uuid(const struct udm_volume *vol);

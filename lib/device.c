@@ -25,6 +25,13 @@
 int udm_device_open(struct udm_device **devp, const char *table, unsigned flags,
 		    struct udm_error *err)
 {
+	return udm_device_open_with(devp, table, flags, NULL, 0, err);
+}
+
+int udm_device_open_with(struct udm_device **devp, const char *table, unsigned flags,
+			 const struct udm_blockdev *blockdevs, unsigned n_blockdevs,
+			 struct udm_error *err)
+{
 	struct udm_device *dev = calloc(1, sizeof(*dev));
 	int r;
 
@@ -33,9 +40,13 @@ int udm_device_open(struct udm_device **devp, const char *table, unsigned flags,
 	for (int i = 0; i < DEVICE_LOCK_STRIPES; i++)
 		pthread_mutex_init(&dev->stripes[i], NULL);
 	dev->readonly = flags & UDM_OPEN_READONLY;
+	dev->blockdevs = blockdevs;
+	dev->n_blockdevs = n_blockdevs;
 	err->msg[0] = '\0';
 
 	r = udm_table_parse(dev, table, err);
+	dev->blockdevs = NULL;
+	dev->n_blockdevs = 0;
 	if (r) {
 		if (!err->msg[0])
 			snprintf(err->msg, sizeof(err->msg), "cannot set up the table: %s",
@@ -110,6 +121,21 @@ static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/* Reads or writes the backing device of a target at a byte offset. */
+static int backing_read(const struct target *t, void *buf, size_t len, uint64_t off)
+{
+	if (t->blockdev)
+		return t->blockdev->ops->pread(t->blockdev->ctx, buf, len, off);
+	return pread_full(t->fd, buf, len, off);
+}
+
+static int backing_write(const struct target *t, const void *buf, size_t len, uint64_t off)
+{
+	if (t->blockdev)
+		return t->blockdev->ops->pwrite(t->blockdev->ctx, buf, len, off);
+	return pwrite_full(t->fd, buf, len, off);
+}
+
 static pthread_mutex_t *stripe_of(struct udm_device *dev, const struct target *t, uint64_t byte)
 {
 	uint64_t sector = t->start + byte / 512;
@@ -130,7 +156,7 @@ static int crypt_partial(struct udm_device *dev, struct target *t, uint64_t pos,
 	int r;
 
 	pthread_mutex_lock(lock);
-	r = pread_full(t->fd, sector, ss, disk);
+	r = backing_read(t, sector, ss, disk);
 	if (!r)
 		r = udm_crypt_convert(t->crypt, sector_pos / 512, sector, ss, false);
 	if (r)
@@ -142,7 +168,7 @@ static int crypt_partial(struct udm_device *dev, struct target *t, uint64_t pos,
 	memcpy(sector + pos % ss, buf, len);
 	r = udm_crypt_convert(t->crypt, sector_pos / 512, sector, ss, true);
 	if (!r)
-		r = pwrite_full(t->fd, sector, ss, disk);
+		r = backing_write(t, sector, ss, disk);
 out:
 	pthread_mutex_unlock(lock);
 	udm_wipe(sector, sizeof(sector));
@@ -164,7 +190,7 @@ static int crypt_read(struct udm_device *dev, struct target *t, uint8_t *buf, si
 		} else {
 			/* Decrypt in the caller's buffer: no copy. */
 			chunk = len - len % ss;
-			r = pread_full(t->fd, buf, chunk, t->offset * 512 + pos);
+			r = backing_read(t, buf, chunk, t->offset * 512 + pos);
 			if (!r)
 				r = udm_crypt_convert(t->crypt, pos / 512, buf, chunk, false);
 		}
@@ -201,7 +227,7 @@ static int crypt_write(struct udm_device *dev, struct target *t, const uint8_t *
 			memcpy(bounce, buf, chunk);
 			r = udm_crypt_convert(t->crypt, pos / 512, bounce, chunk, true);
 			if (!r)
-				r = pwrite_full(t->fd, bounce, chunk, t->offset * 512 + pos);
+				r = backing_write(t, bounce, chunk, t->offset * 512 + pos);
 		}
 		buf += chunk;
 		pos += chunk;
@@ -222,8 +248,8 @@ static int target_io(struct udm_device *dev, struct target *t, uint8_t *buf, siz
 	case TARGET_ERROR:
 		return -EIO;
 	case TARGET_LINEAR:
-		return write ? pwrite_full(t->fd, buf, len, t->offset * 512 + pos)
-			     : pread_full(t->fd, buf, len, t->offset * 512 + pos);
+		return write ? backing_write(t, buf, len, t->offset * 512 + pos)
+			     : backing_read(t, buf, len, t->offset * 512 + pos);
 	case TARGET_CRYPT:
 		return write ? crypt_write(dev, t, buf, len, pos) : crypt_read(dev, t, buf, len, pos);
 	}
@@ -273,9 +299,17 @@ int udm_device_flush(struct udm_device *dev)
 {
 	int r = 0;
 
-	for (unsigned i = 0; i < dev->n_targets; i++)
-		if (dev->targets[i].fd >= 0 && fsync(dev->targets[i].fd) && !r)
-			r = -errno;
+	for (unsigned i = 0; i < dev->n_targets; i++) {
+		const struct target *t = &dev->targets[i];
+		int ret = 0;
+
+		if (t->blockdev)
+			ret = t->blockdev->ops->flush(t->blockdev->ctx);
+		else if (t->fd >= 0 && fsync(t->fd))
+			ret = -errno;
+		if (ret && !r)
+			r = ret;
+	}
 	return r;
 }
 
@@ -283,6 +317,9 @@ static int discard_backing(const struct target *t, uint64_t pos, uint64_t len)
 {
 	uint64_t range[2] = { t->offset * 512 + pos, len };
 
+	if (t->blockdev)
+		return t->blockdev->ops->discard ?
+		       t->blockdev->ops->discard(t->blockdev->ctx, range[0], len) : 0;
 	if (t->dev_is_block)
 		return ioctl(t->fd, BLKDISCARD, range) ? -errno : 0;
 	if (fallocate(t->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)range[0],
@@ -316,7 +353,7 @@ int udm_device_discard(struct udm_device *dev, uint64_t off, uint64_t len)
 		unsigned ss = t->crypt ? udm_crypt_sector_size(t->crypt) : 512;
 		int r;
 
-		if (begin >= end || t->fd < 0)
+		if (begin >= end || (t->fd < 0 && !t->blockdev))
 			continue;
 		/* Only whole sectors: a partial one still contains other data. */
 		begin = (begin - t_begin + ss - 1) / ss * ss;

@@ -14,7 +14,8 @@ struct target {
 	uint64_t start, length;	/* 512-byte sectors of the mapped device */
 	struct udm_crypt *crypt;
 	char *dev_name;		/* as written in the table */
-	int fd;			/* -1 for zero and error */
+	int fd;			/* -1 for zero, error and blockdevs */
+	const struct udm_blockdev *blockdev;
 	bool dev_is_block;
 	uint64_t offset;	/* 512-byte sectors on the backing device */
 };
@@ -27,6 +28,8 @@ struct udm_device {
 	uint64_t size;		/* bytes */
 	unsigned block_size;
 	bool readonly;
+	const struct udm_blockdev *blockdevs;	/* set only while the table is parsed */
+	unsigned n_blockdevs;
 	/* Serialize read-modify-write of partial sectors that hash alike. */
 	pthread_mutex_t stripes[DEVICE_LOCK_STRIPES];
 };

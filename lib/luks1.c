@@ -328,7 +328,7 @@ static int luks1_load(struct udm_volume *vol, struct udm_error *err)
 	uint64_t bytes;
 	int r;
 
-	r = udm_fd_size(vol->fd, &bytes);
+	r = udm_volume_size(vol, &bytes);
 	if (r) {
 		udm_error_set(err, "cannot read the size of %s: %s", vol->path, strerror(-r));
 		return r;
@@ -336,7 +336,7 @@ static int luks1_load(struct udm_volume *vol, struct udm_error *err)
 	if (bytes < sizeof(disk))
 		return bad_header(err, vol->path, "the device has %" PRIu64 " bytes, the header "
 				  "alone needs %d", bytes, LUKS1_HEADER_BYTES);
-	r = udm_read_at(vol->fd, &disk, sizeof(disk), 0);
+	r = udm_volume_read(vol, &disk, sizeof(disk), 0);
 	if (r) {
 		udm_error_set(err, "cannot read the LUKS1 header of %s: %s", vol->path,
 			      strerror(-r));
@@ -367,8 +367,8 @@ int luks1_write_header(struct udm_volume *vol, struct udm_error *err)
 	int r;
 
 	header_to_disk(luks1_hdr(vol), &disk);
-	r = udm_write_at(vol->fd, &disk, sizeof(disk), 0);
-	if (!r && fsync(vol->fd))
+	r = udm_volume_write(vol, &disk, sizeof(disk), 0);
+	if (!r && udm_volume_sync(vol))
 		r = -errno;
 	if (r)
 		udm_error_set(err, "cannot write the LUKS1 header to %s: %s", vol->path,

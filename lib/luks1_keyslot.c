@@ -182,7 +182,7 @@ static int open_slot(struct udm_volume *vol, int slot, const char *pass, size_t 
 			      hdr->hash_spec, strerror(-r));
 		goto out;
 	}
-	r = udm_read_at(vol->fd, material, area, (uint64_t)s->material_offset * LUKS1_SECTOR);
+	r = udm_volume_read(vol, material, area, (uint64_t)s->material_offset * LUKS1_SECTOR);
 	if (r) {
 		udm_error_set(err, "cannot read the key material of key slot %d from %s: %s", slot,
 			      vol->path, strerror(-r));
@@ -278,8 +278,8 @@ int luks1_store_keyslot(struct udm_volume *vol, int slot, const struct udm_key *
 	r = convert_material(hdr, slot_key, material, area, true, err);
 	if (r)
 		goto out;
-	r = udm_write_at(vol->fd, material, area, (uint64_t)s->material_offset * LUKS1_SECTOR);
-	if (!r && fsync(vol->fd))
+	r = udm_volume_write(vol, material, area, (uint64_t)s->material_offset * LUKS1_SECTOR);
+	if (!r && udm_volume_sync(vol))
 		r = -errno;
 	if (r) {
 		udm_error_set(err, "cannot write the key material of key slot %d to %s: %s", slot,
@@ -373,9 +373,9 @@ int luks1_kill_slot(struct udm_volume *vol, int keyslot, struct udm_error *err)
 		return -ENOMEM;
 	r = udm_random_bytes(noise, area);
 	if (!r)
-		r = udm_write_at(vol->fd, noise, area,
+		r = udm_volume_write(vol, noise, area,
 				 (uint64_t)hdr->slots[keyslot].material_offset * LUKS1_SECTOR);
-	if (!r && fsync(vol->fd))
+	if (!r && udm_volume_sync(vol))
 		r = -errno;
 	free(noise);
 	if (r) {

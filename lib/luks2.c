@@ -71,11 +71,11 @@ static int luks2_load(struct udm_volume *vol, struct udm_error *err)
 	if (!lv)
 		return -ENOMEM;
 	vol->priv = lv;
-	r = udm_fd_size(vol->fd, &lv->device_size);
+	r = udm_volume_size(vol, &lv->device_size);
 	if (r)
 		return udm_error_set(err, "cannot read the size of %s: %s", vol->path,
 				     strerror(-r));
-	r = luks2_disk_read(vol->fd, lv->device_size, &lv->hdr, err);
+	r = luks2_disk_read(vol, lv->device_size, &lv->hdr, err);
 	if (!r)
 		r = read_requirements(lv);
 	if (r)
@@ -110,17 +110,19 @@ static int update_begin(struct udm_volume *vol, struct udm_error *err)
 {
 	int r;
 
-	if (flock(vol->fd, LOCK_EX))
+	if (vol->fd >= 0 && flock(vol->fd, LOCK_EX))
 		return udm_error_set(err, "cannot lock %s: %s", vol->path, strerror(errno));
-	r = luks2_disk_check_seqid(vol->fd, &luks2_of(vol)->hdr, err);
+	r = luks2_disk_check_seqid(vol, &luks2_of(vol)->hdr, err);
 	if (r)
-		flock(vol->fd, LOCK_UN);
+		if (vol->fd >= 0)
+			flock(vol->fd, LOCK_UN);
 	return r;
 }
 
 static void update_end(struct udm_volume *vol)
 {
-	flock(vol->fd, LOCK_UN);
+	if (vol->fd >= 0)
+		flock(vol->fd, LOCK_UN);
 }
 
 int luks2_commit(struct udm_volume *vol, json_object *jobj, struct udm_error *err)
@@ -135,7 +137,7 @@ int luks2_commit(struct udm_volume *vol, json_object *jobj, struct udm_error *er
 		return r;
 	}
 	lv->hdr.jobj = jobj;
-	r = luks2_disk_write(vol->fd, &lv->hdr, err);
+	r = luks2_disk_write(vol, &lv->hdr, err);
 	if (r) {
 		lv->hdr.jobj = old;
 		json_object_put(jobj);
@@ -180,7 +182,7 @@ static int try_keyslot(struct udm_volume *vol, int slot, const char *pass, size_
 	if (!key)
 		return -ENOMEM;
 	log_debug("trying LUKS2 key slot %d", slot);
-	r = luks2_keyslot_open(vol->fd, &ks, pass, pass_len, key->data, err);
+	r = luks2_keyslot_open(vol, &ks, pass, pass_len, key->data, err);
 	if (!r)
 		r = luks2_digest_verify(&dg, key->data, key->size);
 	if (r) {
@@ -324,7 +326,7 @@ int luks2_add_keyslot(struct udm_volume *vol, int keyslot, const struct udm_key 
 		return r;
 	}
 	/* The area is unused in the metadata on disk, so it is written first. */
-	r = luks2_keyslot_store(vol->fd, &ks, pass, pass_len, key->data, err);
+	r = luks2_keyslot_store(vol, &ks, pass, pass_len, key->data, err);
 	if (r)
 		json_object_put(copy);
 	else
@@ -409,8 +411,8 @@ static int wipe_area(struct udm_volume *vol, json_object *ks, int slot, struct u
 		return -ENOMEM;
 	r = udm_random_bytes(buf, size);
 	if (!r)
-		r = udm_write_at(vol->fd, buf, size, offset);
-	if (!r && fsync(vol->fd))
+		r = udm_volume_write(vol, buf, size, offset);
+	if (!r && udm_volume_sync(vol))
 		r = -errno;
 	if (r)
 		udm_error_set(err, "cannot wipe the area of key slot %d: %s", slot, strerror(-r));
@@ -489,7 +491,7 @@ static int luks2_set_uuid(struct udm_volume *vol, const char *uuid, struct udm_e
 	}
 	r = update_begin(vol, err);
 	if (!r) {
-		r = luks2_disk_write(vol->fd, hdr, err);
+		r = luks2_disk_write(vol, hdr, err);
 		update_end(vol);
 	}
 	if (r) {

@@ -124,16 +124,16 @@ struct luks2_digest {
  * logs a warning when the other is damaged or older. Returns 0, -ENODEV
  * without a LUKS2 magic at offset 0 and no secondary copy, -EINVAL for
  * invalid metadata (err names the field), or -EIO. */
-int luks2_disk_read(int fd, uint64_t device_size, struct luks2_hdr *hdr, struct udm_error *err);
+int luks2_disk_read(const struct udm_volume *vol, uint64_t device_size, struct luks2_hdr *hdr, struct udm_error *err);
 
 /* Writes hdr with seqid + 1 to both copies, primary first. Returns 0,
  * -EBUSY when another writer changed the header since it was read, or
  * another negative errno. On failure hdr->seqid is unchanged. */
-int luks2_disk_write(int fd, struct luks2_hdr *hdr, struct udm_error *err);
+int luks2_disk_write(const struct udm_volume *vol, struct luks2_hdr *hdr, struct udm_error *err);
 
 /* Checks, as cryptsetup does before it writes, that no other writer updated
  * the header since hdr was read. Returns 0 or -EBUSY with err set. */
-int luks2_disk_check_seqid(int fd, const struct luks2_hdr *hdr, struct udm_error *err);
+int luks2_disk_check_seqid(const struct udm_volume *vol, const struct luks2_hdr *hdr, struct udm_error *err);
 
 /* luks2_json.c: parsing and validation of the JSON area. */
 
@@ -186,12 +186,12 @@ int luks2_digest_read(json_object *jobj, int id, struct luks2_digest *dg, struct
 
 /* Derives the slot's key from pass, decrypts the area and merges the volume
  * key into key (ks->key_size bytes). Does not check the digest. */
-int luks2_keyslot_open(int fd, const struct luks2_keyslot *ks, const char *pass,
+int luks2_keyslot_open(const struct udm_volume *vol, const struct luks2_keyslot *ks, const char *pass,
 		       size_t pass_len, uint8_t *key, struct udm_error *err);
 
 /* Splits key, encrypts it for pass and writes it to the slot's area; the
  * area must already be allocated in ks. */
-int luks2_keyslot_store(int fd, const struct luks2_keyslot *ks, const char *pass,
+int luks2_keyslot_store(const struct udm_volume *vol, const struct luks2_keyslot *ks, const char *pass,
 			size_t pass_len, const uint8_t *key, struct udm_error *err);
 
 /* Checks key against the digest: 0 when it matches, -EPERM when not. */

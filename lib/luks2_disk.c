@@ -88,7 +88,7 @@ static int check_binary(const struct hdr_copy *c, bool secondary, uint64_t devic
 
 /* Reads one copy at c->offset and runs every check; c->stage records how far
  * it got and c->err why it stopped. */
-static void read_copy(int fd, struct hdr_copy *c, bool secondary, uint64_t device_size)
+static void read_copy(const struct udm_volume *vol, struct hdr_copy *c, bool secondary, uint64_t device_size)
 {
 	uint8_t digest[UDM_MAX_DIGEST];
 	uint64_t hdr_size;
@@ -102,7 +102,7 @@ static void read_copy(int fd, struct hdr_copy *c, bool secondary, uint64_t devic
 				     "offset %" PRIu64, c->name, c->offset);
 		return;
 	}
-	c->r = udm_read_at(fd, &c->disk, sizeof(c->disk), c->offset);
+	c->r = udm_volume_read(vol, &c->disk, sizeof(c->disk), c->offset);
 	if (c->r) {
 		udm_error_set(&c->err, "cannot read the %s LUKS2 header: %s", c->name,
 			      strerror(-c->r));
@@ -117,7 +117,7 @@ static void read_copy(int fd, struct hdr_copy *c, bool secondary, uint64_t devic
 	 * zeroed, and the whole JSON area. */
 	hdr_size = be64toh(c->disk.hdr_size);
 	buf = malloc(hdr_size);
-	c->r = buf ? udm_read_at(fd, buf, hdr_size, c->offset) : -ENOMEM;
+	c->r = buf ? udm_volume_read(vol, buf, hdr_size, c->offset) : -ENOMEM;
 	if (c->r) {
 		udm_error_set(&c->err, "cannot read the %s LUKS2 header: %s", c->name,
 			      strerror(-c->r));
@@ -148,7 +148,7 @@ out:
 
 /* Finds the secondary copy: after the primary when its size is known, else
  * at each offset a secondary may have, keeping the copy that got furthest. */
-static void read_secondary(int fd, const struct hdr_copy *primary, struct hdr_copy *secondary,
+static void read_secondary(const struct udm_volume *vol, const struct hdr_copy *primary, struct hdr_copy *secondary,
 			   uint64_t device_size)
 {
 	struct hdr_copy probe = { .name = "secondary" };
@@ -158,13 +158,13 @@ static void read_secondary(int fd, const struct hdr_copy *primary, struct hdr_co
 	snprintf(secondary->err.msg, sizeof(secondary->err.msg), "no secondary LUKS2 header found");
 	if (primary->stage >= STAGE_BINARY) {
 		secondary->offset = be64toh(primary->disk.hdr_size);
-		read_copy(fd, secondary, true, device_size);
+		read_copy(vol, secondary, true, device_size);
 		if (secondary->stage >= STAGE_CHECKSUM || primary->stage == STAGE_VALID)
 			return;
 	}
 	for (size_t i = 0; i < sizeof(secondary_offsets) / sizeof(secondary_offsets[0]); i++) {
 		probe.offset = secondary_offsets[i];
-		read_copy(fd, &probe, true, device_size);
+		read_copy(vol, &probe, true, device_size);
 		if (probe.stage > secondary->stage) {
 			json_object_put(secondary->jobj);
 			*secondary = probe;
@@ -239,7 +239,7 @@ static struct hdr_copy *choose_copy(struct hdr_copy *p, struct hdr_copy *s)
 	return NULL;
 }
 
-int luks2_disk_read(int fd, uint64_t device_size, struct luks2_hdr *hdr, struct udm_error *err)
+int luks2_disk_read(const struct udm_volume *vol, uint64_t device_size, struct luks2_hdr *hdr, struct udm_error *err)
 {
 	struct hdr_copy primary = { .name = "primary", .offset = 0 };
 	struct hdr_copy secondary = { .name = "secondary" };
@@ -247,8 +247,8 @@ int luks2_disk_read(int fd, uint64_t device_size, struct luks2_hdr *hdr, struct 
 	struct hdr_copy *used;
 	int r = 0;
 
-	read_copy(fd, &primary, false, device_size);
-	read_secondary(fd, &primary, &secondary, device_size);
+	read_copy(vol, &primary, false, device_size);
+	read_secondary(vol, &primary, &secondary, device_size);
 
 	used = choose_copy(&primary, &secondary);
 	if (used) {
@@ -291,7 +291,7 @@ static void hdr_to_disk(const struct luks2_hdr *hdr, uint64_t seqid, bool second
  * copy torn by a crash never carries a valid one, then the JSON area, then
  * the binary header with the checksum, and flushes it to the disk.
  */
-static int write_copy(int fd, const struct luks2_hdr *hdr, uint64_t seqid, bool secondary,
+static int write_copy(const struct udm_volume *vol, const struct luks2_hdr *hdr, uint64_t seqid, bool secondary,
 		      uint8_t *buf)
 {
 	struct luks2_disk_hdr *d = (struct luks2_disk_hdr *)buf;
@@ -300,15 +300,15 @@ static int write_copy(int fd, const struct luks2_hdr *hdr, uint64_t seqid, bool 
 	int len, r;
 
 	hdr_to_disk(hdr, seqid, secondary, d);
-	r = udm_write_at(fd, buf, hdr->hdr_size, offset);
+	r = udm_volume_write(vol, buf, hdr->hdr_size, offset);
 	if (r)
 		return r;
 	len = udm_hash(hdr->checksum_alg, buf, hdr->hdr_size, digest);
 	if (len <= 0 || len > LUKS2_CHECKSUM_L)
 		return -EINVAL;
 	memcpy(d->csum, digest, (size_t)len);
-	r = udm_write_at(fd, buf, LUKS2_HDR_BIN_LEN, offset);
-	if (!r && fsync(fd))
+	r = udm_volume_write(vol, buf, LUKS2_HDR_BIN_LEN, offset);
+	if (!r && udm_volume_sync(vol))
 		r = -errno;
 	return r;
 }
@@ -323,11 +323,11 @@ static int write_copy(int fd, const struct luks2_hdr *hdr, uint64_t seqid, bool 
  */
 /* A damaged or older primary has a seqid no higher than ours; a primary
  * that another writer updated has a higher one. */
-int luks2_disk_check_seqid(int fd, const struct luks2_hdr *hdr, struct udm_error *err)
+int luks2_disk_check_seqid(const struct udm_volume *vol, const struct luks2_hdr *hdr, struct udm_error *err)
 {
 	struct luks2_disk_hdr d;
 
-	if (udm_read_at(fd, &d, sizeof(d), 0) || memcmp(d.magic, LUKS_MAGIC, LUKS2_MAGIC_L) ||
+	if (udm_volume_read(vol, &d, sizeof(d), 0) || memcmp(d.magic, LUKS_MAGIC, LUKS2_MAGIC_L) ||
 	    be16toh(d.version) != 2 || be64toh(d.seqid) <= hdr->seqid)
 		return 0;
 	udm_error_set(err, "the LUKS2 header was updated by another writer (seqid %" PRIu64
@@ -336,7 +336,7 @@ int luks2_disk_check_seqid(int fd, const struct luks2_hdr *hdr, struct udm_error
 	return -EBUSY;
 }
 
-int luks2_disk_write(int fd, struct luks2_hdr *hdr, struct udm_error *err)
+int luks2_disk_write(const struct udm_volume *vol, struct luks2_hdr *hdr, struct udm_error *err)
 {
 	const char *text = luks2_json_text(hdr->jobj);
 	size_t len = text ? strlen(text) : 0;
@@ -351,7 +351,7 @@ int luks2_disk_write(int fd, struct luks2_hdr *hdr, struct udm_error *err)
 			      PRIu64 "-byte JSON area", len, json_size);
 		return -ENOSPC;
 	}
-	r = luks2_disk_check_seqid(fd, hdr, err);
+	r = luks2_disk_check_seqid(vol, hdr, err);
 	if (r)
 		return r;
 	buf = calloc(1, hdr->hdr_size);
@@ -359,9 +359,9 @@ int luks2_disk_write(int fd, struct luks2_hdr *hdr, struct udm_error *err)
 		return -ENOMEM;
 	memcpy(buf + LUKS2_HDR_BIN_LEN, text, len);
 
-	r = write_copy(fd, hdr, hdr->seqid + 1, false, buf);
+	r = write_copy(vol, hdr, hdr->seqid + 1, false, buf);
 	if (!r)
-		r = write_copy(fd, hdr, hdr->seqid + 1, true, buf);
+		r = write_copy(vol, hdr, hdr->seqid + 1, true, buf);
 	if (r)
 		udm_error_set(err, "cannot write the LUKS2 header: %s", strerror(-r));
 	else

@@ -417,7 +417,7 @@ int luks2_format(struct udm_volume *vol, const struct udm_format_params *params,
 			      strerror(-r));
 		goto out;
 	}
-	r = luks2_disk_write(vol->fd, &lv->hdr, err);
+	r = luks2_disk_write(vol, &lv->hdr, err);
 	if (!r)
 		r = luks2_add_keyslot(vol, plan.keyslot, key, pass, pass_len, &plan.pbkdf,
 				      plan.hash, err);

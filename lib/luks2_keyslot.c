@@ -230,7 +230,7 @@ static int derive(const struct luks2_keyslot *ks, const char *pass, size_t pass_
 	return r;
 }
 
-int luks2_keyslot_open(int fd, const struct luks2_keyslot *ks, const char *pass,
+int luks2_keyslot_open(const struct udm_volume *vol, const struct luks2_keyslot *ks, const char *pass,
 		       size_t pass_len, uint8_t *key, struct udm_error *err)
 {
 	size_t material_len = luks2_af_bytes(ks->key_size, ks->stripes);
@@ -242,7 +242,7 @@ int luks2_keyslot_open(int fd, const struct luks2_keyslot *ks, const char *pass,
 	r = derive(ks, pass, pass_len, &derived, err);
 	if (r)
 		goto out;
-	r = udm_read_at(fd, material, material_len, ks->area_offset);
+	r = udm_volume_read(vol, material, material_len, ks->area_offset);
 	if (r) {
 		udm_error_set(err, "cannot read the area of key slot %d: %s", ks->id, strerror(-r));
 		goto out;
@@ -260,7 +260,7 @@ out:
 	return r;
 }
 
-int luks2_keyslot_store(int fd, const struct luks2_keyslot *ks, const char *pass,
+int luks2_keyslot_store(const struct udm_volume *vol, const struct luks2_keyslot *ks, const char *pass,
 			size_t pass_len, const uint8_t *key, struct udm_error *err)
 {
 	size_t material_len = luks2_af_bytes(ks->key_size, ks->stripes);
@@ -282,8 +282,8 @@ int luks2_keyslot_store(int fd, const struct luks2_keyslot *ks, const char *pass
 			     true, err);
 	if (r)
 		goto out;
-	r = udm_write_at(fd, material, material_len, ks->area_offset);
-	if (!r && fsync(fd))
+	r = udm_volume_write(vol, material, material_len, ks->area_offset);
+	if (!r && udm_volume_sync(vol))
 		r = -errno;
 	if (r)
 		udm_error_set(err, "cannot write the area of key slot %d: %s", ks->id,

@@ -76,9 +76,15 @@ static int device_size(int fd, bool *is_block, uint64_t *bytes)
 
 /* Opens "<device> <offset>" of a crypt or linear line and checks that the
  * target fits on the device. */
-static int open_backing(struct target *t, const struct line *l, const char *dev,
-			const char *offset, bool readonly, struct udm_error *err)
+static int check_fits(const struct target *t, const struct line *l, const char *dev,
+		      uint64_t bytes, struct udm_error *err);
+
+static int open_backing(const struct udm_device *device, struct target *t, const struct line *l,
+			const char *dev, const char *offset, struct udm_error *err)
 {
+	const struct udm_blockdev *dev_blockdevs = device->blockdevs;
+	unsigned dev_blockdevs_count = device->n_blockdevs;
+	bool readonly = device->readonly;
 	char path[4096];
 	uint64_t bytes;
 	int r;
@@ -89,6 +95,18 @@ static int open_backing(struct target *t, const struct line *l, const char *dev,
 	t->dev_name = strdup(dev);
 	if (!t->dev_name)
 		return -ENOMEM;
+	for (unsigned i = 0; i < dev_blockdevs_count; i++) {
+		if (strcmp(dev_blockdevs[i].name, dev))
+			continue;
+		t->blockdev = &dev_blockdevs[i];
+		r = t->blockdev->ops->get_size(t->blockdev->ctx, &bytes);
+		if (r) {
+			udm_error_set(err, "line %u: cannot read the size of %s: %s", l->number,
+				      dev, strerror(-r));
+			return r;
+		}
+		return check_fits(t, l, dev, bytes, err);
+	}
 	r = resolve_device(dev, path, sizeof(path));
 	if (r) {
 		udm_error_set(err, "line %u: device %s not found", l->number, dev);
@@ -107,6 +125,12 @@ static int open_backing(struct target *t, const struct line *l, const char *dev,
 			      l->number, dev);
 		return r;
 	}
+	return check_fits(t, l, dev, bytes, err);
+}
+
+static int check_fits(const struct target *t, const struct line *l, const char *dev,
+		      uint64_t bytes, struct udm_error *err)
+{
 	if (bytes / 512 < t->offset + t->length) {
 		udm_error_set(err, "line %u: device %s is too small for the target: it has %"
 			      PRIu64 " sectors, the target needs %" PRIu64 " (offset %" PRIu64
@@ -117,7 +141,7 @@ static int open_backing(struct target *t, const struct line *l, const char *dev,
 	return 0;
 }
 
-static int parse_crypt(struct target *t, const struct line *l, bool readonly,
+static int parse_crypt(const struct udm_device *dev, struct target *t, const struct line *l,
 		       struct udm_error *err)
 {
 	struct udm_crypt_args args = { .length = t->length };
@@ -148,10 +172,10 @@ static int parse_crypt(struct target *t, const struct line *l, bool readonly,
 		udm_error_set(err, "line %u: %s", l->number, inner.msg);
 		return r;
 	}
-	return open_backing(t, l, argv[3], argv[4], readonly, err);
+	return open_backing(dev, t, l, argv[3], argv[4], err);
 }
 
-static int parse_target(struct target *t, const struct line *l, bool readonly,
+static int parse_target(const struct udm_device *dev, struct target *t, const struct line *l,
 			struct udm_error *err)
 {
 	const char *type = l->argv[2];
@@ -160,14 +184,14 @@ static int parse_target(struct target *t, const struct line *l, bool readonly,
 	t->fd = -1;
 	if (!strcmp(type, "crypt")) {
 		t->type = TARGET_CRYPT;
-		return parse_crypt(t, l, readonly, err);
+		return parse_crypt(dev, t, l, err);
 	}
 	if (!strcmp(type, "linear")) {
 		t->type = TARGET_LINEAR;
 		if (nargs != 2)
 			return udm_error_set(err, "line %u: linear needs <device> <offset>",
 					     l->number);
-		return open_backing(t, l, l->argv[3], l->argv[4], readonly, err);
+		return open_backing(dev, t, l, l->argv[3], l->argv[4], err);
 	}
 	if (!strcmp(type, "zero") || !strcmp(type, "error")) {
 		t->type = !strcmp(type, "zero") ? TARGET_ZERO : TARGET_ERROR;
@@ -226,7 +250,7 @@ static int add_target(struct udm_device *dev, const struct line *l, struct udm_e
 				     "previous one ends at %" PRIu64, l->number,
 				     t->start > expected ? "gap in table" : "targets overlap",
 				     t->start, expected);
-	return parse_target(t, l, dev->readonly, err);
+	return parse_target(dev, t, l, err);
 }
 
 /* Every target boundary must fall on the device's logical block size,

@@ -86,6 +86,34 @@ int udm_fd_size(int fd, uint64_t *bytes)
 	return 0;
 }
 
+int udm_volume_read(const struct udm_volume *vol, void *buf, size_t len, uint64_t off)
+{
+	if (vol->blockdev)
+		return vol->blockdev->ops->pread(vol->blockdev->ctx, buf, len, off);
+	return udm_read_at(vol->fd, buf, len, off);
+}
+
+int udm_volume_write(const struct udm_volume *vol, const void *buf, size_t len, uint64_t off)
+{
+	if (vol->blockdev)
+		return vol->blockdev->ops->pwrite(vol->blockdev->ctx, buf, len, off);
+	return udm_write_at(vol->fd, buf, len, off);
+}
+
+int udm_volume_size(const struct udm_volume *vol, uint64_t *bytes)
+{
+	if (vol->blockdev)
+		return vol->blockdev->ops->get_size(vol->blockdev->ctx, bytes);
+	return udm_fd_size(vol->fd, bytes);
+}
+
+int udm_volume_sync(const struct udm_volume *vol)
+{
+	if (vol->blockdev)
+		return vol->blockdev->ops->flush(vol->blockdev->ctx);
+	return fsync(vol->fd) ? -errno : 0;
+}
+
 int udm_random_bytes(void *buf, size_t len)
 {
 	uint8_t *p = buf;
@@ -186,11 +214,11 @@ static const struct volume_ops *ops_of(enum udm_volume_type type)
 }
 
 /* Reads the LUKS magic and version; returns the type or -ENODEV. */
-static int probe(int fd)
+static int probe(const struct udm_volume *vol)
 {
 	uint8_t hdr[8];
 
-	if (udm_read_at(fd, hdr, sizeof(hdr), 0) || memcmp(hdr, LUKS_MAGIC, LUKS_MAGIC_LEN))
+	if (udm_volume_read(vol, hdr, sizeof(hdr), 0) || memcmp(hdr, LUKS_MAGIC, LUKS_MAGIC_LEN))
 		return -ENODEV;
 	if (hdr[6] == 0 && hdr[7] == 1)
 		return UDM_VOLUME_LUKS1;
@@ -224,16 +252,13 @@ static int volume_new(struct udm_volume **volp, const char *path, bool writable,
 	return 0;
 }
 
-int udm_luks_load(struct udm_volume **volp, const char *header_path, enum udm_volume_type type,
-		  bool writable, struct udm_error *err)
+/* Probes and loads the header of a new volume; frees it on failure. */
+static int load_volume(struct udm_volume *vol, struct udm_volume **volp,
+		       enum udm_volume_type type, struct udm_error *err)
 {
-	struct udm_volume *vol;
-	int found, r;
+	int found = probe(vol);
+	int r;
 
-	r = volume_new(&vol, header_path, writable, 0, err);
-	if (r)
-		return r;
-	found = probe(vol->fd);
 	/* A damaged primary LUKS2 header may leave a valid secondary, which
 	 * the LUKS2 loader finds at its known offsets. */
 	if (found < 0 && (type == UDM_VOLUME_ANY || type == UDM_VOLUME_LUKS2)) {
@@ -246,9 +271,9 @@ int udm_luks_load(struct udm_volume **volp, const char *header_path, enum udm_vo
 		vol->ops = NULL;
 	}
 	if (found < 0 || (type != UDM_VOLUME_ANY && (int)type != found)) {
-		r = udm_error_set(err, "device %s is not a valid %s device", header_path,
-				  type == UDM_VOLUME_LUKS1 ? "LUKS1" :
-				  type == UDM_VOLUME_LUKS2 ? "LUKS2" : "LUKS");
+		udm_error_set(err, "device %s is not a valid %s device", vol->path,
+			      type == UDM_VOLUME_LUKS1 ? "LUKS1" :
+			      type == UDM_VOLUME_LUKS2 ? "LUKS2" : "LUKS");
 		udm_volume_free(vol);
 		return -ENODEV;
 	}
@@ -260,6 +285,34 @@ int udm_luks_load(struct udm_volume **volp, const char *header_path, enum udm_vo
 	}
 	*volp = vol;
 	return 0;
+}
+
+int udm_luks_load(struct udm_volume **volp, const char *header_path, enum udm_volume_type type,
+		  bool writable, struct udm_error *err)
+{
+	struct udm_volume *vol;
+	int r;
+
+	r = volume_new(&vol, header_path, writable, 0, err);
+	return r ? r : load_volume(vol, volp, type, err);
+}
+
+int udm_luks_load_blockdev(struct udm_volume **volp, const struct udm_blockdev *blockdev,
+			   enum udm_volume_type type, bool writable, struct udm_error *err)
+{
+	struct udm_volume *vol = calloc(1, sizeof(*vol));
+
+	if (!vol)
+		return -ENOMEM;
+	vol->path = strdup(blockdev->name);
+	if (!vol->path) {
+		free(vol);
+		return -ENOMEM;
+	}
+	vol->fd = -1;
+	vol->blockdev = blockdev;
+	vol->writable = writable;
+	return load_volume(vol, volp, type, err);
 }
 
 int udm_luks_format(const char *header_path, const struct udm_format_params *params,
@@ -322,9 +375,18 @@ char *udm_volume_table(struct udm_volume *vol, const struct udm_key *key, const 
 		       struct udm_error *err)
 {
 	uint64_t bytes;
-	int fd = open(data_path, O_RDONLY | O_CLOEXEC);
-	int r;
+	int fd, r;
 
+	if (vol->blockdev && !strcmp(data_path, vol->blockdev->name)) {
+		r = udm_volume_size(vol, &bytes);
+		if (r) {
+			udm_error_set(err, "cannot read the size of %s: %s", data_path,
+				      strerror(-r));
+			return NULL;
+		}
+		return vol->ops->table(vol, key, data_path, bytes / 512, err);
+	}
+	fd = open(data_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		udm_error_set(err, "cannot open device %s: %s", data_path, strerror(errno));
 		return NULL;

@@ -50,8 +50,9 @@ struct volume_ops {
 
 struct udm_volume {
 	const struct volume_ops *ops;
-	char *path;		/* the header's file or device */
-	int fd;
+	char *path;		/* the header's file or device, or the blockdev's name */
+	int fd;			/* -1 when the header is on a blockdev */
+	const struct udm_blockdev *blockdev;
 	bool writable;
 	char uuid[40];		/* canonical text form, NUL-terminated */
 	void *priv;		/* the format's own state */
@@ -69,6 +70,12 @@ bool udm_uuid_valid(const char *uuid);
  * short read past the end of the file). */
 int udm_read_at(int fd, void *buf, size_t len, uint64_t off);
 int udm_write_at(int fd, const void *buf, size_t len, uint64_t off);
+
+/* I/O on the volume's header device, a file or a blockdev: 0 or -errno. */
+int udm_volume_read(const struct udm_volume *vol, void *buf, size_t len, uint64_t off);
+int udm_volume_write(const struct udm_volume *vol, const void *buf, size_t len, uint64_t off);
+int udm_volume_size(const struct udm_volume *vol, uint64_t *bytes);
+int udm_volume_sync(const struct udm_volume *vol);
 
 /* Size of the file or block device behind fd, in bytes. */
 int udm_fd_size(int fd, uint64_t *bytes);

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The format-independent volume layer: probing past a damaged primary
- * LUKS2 header, detached headers with the payload at offset 0, and plain
- * mode tables.
+ * LUKS2 header, detached headers with the payload at offset 0, plain mode
+ * tables, and volumes on a blockdev that is not a file.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,110 @@ static void test_plain_table(void)
 	udm_secure_free(table);
 }
 
+/* A blockdev over a buffer in memory, as a frontend over another block
+ * layer (an nbdkit plugin, say) would provide one. */
+struct memory_disk {
+	uint8_t *data;
+	size_t size;
+};
+
+static int memory_pread(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	struct memory_disk *disk = ctx;
+
+	if (off > disk->size || len > disk->size - off)
+		return -EIO;
+	memcpy(buf, disk->data + off, len);
+	return 0;
+}
+
+static int memory_pwrite(void *ctx, const void *buf, size_t len, uint64_t off)
+{
+	struct memory_disk *disk = ctx;
+
+	if (off > disk->size || len > disk->size - off)
+		return -EIO;
+	memcpy(disk->data + off, buf, len);
+	return 0;
+}
+
+static int memory_flush(void *ctx)
+{
+	return 0;
+}
+
+static int memory_size(void *ctx, uint64_t *bytes)
+{
+	*bytes = ((struct memory_disk *)ctx)->size;
+	return 0;
+}
+
+static const struct udm_blockdev_ops memory_ops = {
+	.pread = memory_pread, .pwrite = memory_pwrite, .flush = memory_flush,
+	.get_size = memory_size,
+};
+
+/* Formats a LUKS2 file, copies it into memory, and maps it through the
+ * blockdev: the plaintext written there must be what the file mapping
+ * reads from the same ciphertext. */
+static void test_blockdev_volume(void)
+{
+	struct memory_disk disk = { .size = 20 << 20 };
+	struct udm_blockdev bdev = { .name = "memory", .ops = &memory_ops, .ctx = &disk };
+	struct udm_volume *vol = NULL, *file_vol = NULL;
+	struct udm_device *dev = NULL, *file_dev = NULL;
+	struct udm_key *key = NULL;
+	struct udm_error err;
+	char path[256], *table = NULL, *file_table = NULL;
+	uint8_t block[4096], back[4096];
+	FILE *f;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/blockdev.img", dir);
+	make_file(path, (off_t)disk.size);
+	r = udm_luks_format(path, &fast_luks2, "pw", 2, NULL, &err);
+	disk.data = calloc(1, disk.size);
+	f = fopen(path, "rb");
+	if (r || !disk.data || !f || fread(disk.data, 1, disk.size, f) != disk.size) {
+		test_result("blockdev setup", false, "%s", err.msg);
+		goto out;
+	}
+
+	r = udm_luks_load_blockdev(&vol, &bdev, UDM_VOLUME_ANY, false, &err);
+	test_result("load luks2 from a blockdev", !r, "%s", err.msg);
+	r = r ? r : udm_volume_unlock(vol, -1, "pw", 2, &key, &err);
+	table = r < 0 ? NULL : udm_volume_table(vol, key, "memory", &err);
+	r = table ? udm_device_open_with(&dev, table, 0, &bdev, 1, &err) : -EINVAL;
+	test_result("map a blockdev volume", !r, "%s", err.msg);
+	if (r)
+		goto out;
+	memset(block, 0x5a, sizeof(block));
+	r = udm_device_pwrite(dev, block, sizeof(block), 8192);
+
+	/* The same ciphertext, written back to the file, reads the same. */
+	fclose(f);
+	f = fopen(path, "r+b");
+	if (!r && (!f || fwrite(disk.data, 1, disk.size, f) != disk.size || fflush(f)))
+		r = -EIO;
+	r = r ? r : udm_luks_load(&file_vol, path, UDM_VOLUME_ANY, false, &err);
+	file_table = r ? NULL : udm_volume_table(file_vol, key, path, &err);
+	r = file_table ? udm_device_open(&file_dev, file_table, 0, &err) : -EINVAL;
+	r = r ? r : udm_device_pread(file_dev, back, sizeof(back), 8192);
+	test_result("blockdev writes what the file mapping reads", !r &&
+		    !memcmp(block, back, sizeof(back)), "%d %s", r, err.msg);
+out:
+	if (f)
+		fclose(f);
+	udm_device_close(dev);
+	udm_device_close(file_dev);
+	udm_secure_free(table);
+	udm_secure_free(file_table);
+	udm_key_free(key);
+	udm_volume_free(vol);
+	udm_volume_free(file_vol);
+	free(disk.data);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -139,6 +244,7 @@ int main(void)
 	test_damaged_primary_magic();
 	test_detached_header();
 	test_plain_table();
+	test_blockdev_volume();
 
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
