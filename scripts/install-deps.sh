@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(
 	build-essential pkg-config
 	libssl-dev libgcrypt20-dev libfuse3-dev zlib1g-dev libargon2-dev libjson-c-dev
-	fuse3 e2fsprogs util-linux xz-utils kmod cryptsetup-bin
+	fuse3 e2fsprogs util-linux xz-utils kmod cryptsetup-bin qemu-utils
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -17,7 +17,7 @@
 #define LUKS1_KEYSLOTS 8
 #define LUKS2_KEYSLOTS 32
 #define CIPHER_NAME_MAX 64
-/* A dump with the volume key holds a few header fields and the key. */
+/* A dump with the volume key contains a few header fields and the key. */
 #define KEY_DUMP_MAX (64 * 1024)
 
 static const char luks_magic[] = "LUKS\xba\xbe";
@@ -82,17 +82,20 @@ static int check_format_options(const struct volume_options *opts, enum udm_volu
 	if (type != UDM_VOLUME_LUKS1)
 		return 0;
 	if (opts->sector_size && opts->sector_size != 512) {
-		print_error("invalid sector size %u for LUKS1: it supports only 512", opts->sector_size);
+		print_error("invalid sector size %u for LUKS1: it supports only 512",
+			    opts->sector_size);
 		return -EINVAL;
 	}
 	if (opts->label || opts->subsystem || opts->metadata_size || opts->keyslots_size) {
-		print_error("options --label, --subsystem and --luks2-*-size need LUKS2, not LUKS1");
+		print_error("options --label, --subsystem and --luks2-*-size need LUKS2, "
+			    "not LUKS1");
 		return -EINVAL;
 	}
 	return 0;
 }
 
-/* Prints cryptsetup's notice when the header location already holds LUKS. */
+/* Prints cryptsetup's notice when the header location already contains a
+ * LUKS header. */
 static void warn_existing_luks(const char *path)
 {
 	char magic[sizeof(luks_magic) - 1];
@@ -104,8 +107,8 @@ static void warn_existing_luks(const char *path)
 	got = pread(fd, magic, sizeof(magic), 0);
 	close(fd);
 	if (got == (ssize_t)sizeof(magic) && memcmp(magic, luks_magic, sizeof(magic)) == 0)
-		printf("WARNING: Device %s already contains a 'crypto_LUKS' superblock signature.\n",
-		       path);
+		printf("WARNING: Device %s already contains a 'crypto_LUKS' superblock "
+		       "signature.\n", path);
 }
 
 /*
@@ -121,7 +124,8 @@ static int confirm_format(const struct volume_options *opts, const char *path, b
 
 	*created = false;
 	if (opts->header && lstat(path, &st) && errno == ENOENT) {
-		if (!confirm("Header file does not exist, do you want to create it?", opts->batch)) {
+		if (!confirm("Header file does not exist, do you want to create it?",
+			     opts->batch)) {
 			print_aborted();
 			return -EPERM;
 		}
@@ -290,7 +294,7 @@ static int dump_volume_key(struct udm_volume *vol, struct volume_options *opts)
 		     "that allows access to encrypted partition without a passphrase.\n"
 		     "This dump should be stored encrypted in a safe place.", opts->batch)) {
 		print_aborted();
-		return -EINVAL;
+		return -EPERM;
 	}
 	snprintf(prompt, sizeof(prompt), "Enter passphrase for %s: ", opts->device);
 	ret = volume_unlock_interactive(vol, opts, &opts->key, prompt, 1, opts->key_slot, &key);
@@ -307,6 +311,11 @@ int cmd_luks_dump(struct volume_options *opts)
 	struct udm_volume *vol;
 	int ret;
 
+	if (opts->volume_key_file) {
+		print_error("luksDump cannot write the volume key to --volume-key-file; use "
+			    "--dump-volume-key to print it");
+		return 1;
+	}
 	ret = volume_load(&vol, opts, false);
 	if (ret)
 		return volume_exit_status(ret);
@@ -315,7 +324,8 @@ int cmd_luks_dump(struct volume_options *opts)
 	} else {
 		ret = udm_volume_dump(vol, stdout, NULL, opts->dump_json, &err);
 		if (ret)
-			print_library_error(&err, ret, "cannot dump the header of %s", opts->device);
+			print_library_error(&err, ret, "cannot dump the header of %s",
+					    opts->device);
 	}
 	udm_volume_free(vol);
 	return volume_exit_status(ret);
@@ -403,8 +413,8 @@ static void restore_warning(const char *path, char *warning, size_t size)
 	struct udm_volume *current = NULL;
 
 	if (udm_luks_load(&current, path, UDM_VOLUME_ANY, false, &err) == 0) {
-		snprintf(warning, size, "Device %s already contains LUKS%d header. Replacing header "
-			 "will destroy existing keyslots.", path,
+		snprintf(warning, size, "Device %s already contains LUKS%d header. "
+			 "Replacing header will destroy existing keyslots.", path,
 			 udm_volume_type(current) == UDM_VOLUME_LUKS1 ? 1 : 2);
 		udm_volume_free(current);
 	} else {

@@ -130,8 +130,7 @@ int cmd_luks_remove_key(struct volume_options *opts)
 	}
 	print_verbose(opts, "Key slot %d selected for deletion.", slot);
 
-	if (active_slots(vol) == 1 && !opts->key.file &&
-	    !confirm(last_slot_warning, opts->batch)) {
+	if (active_slots(vol) == 1 && !confirm(last_slot_warning, opts->batch)) {
 		print_slot_kept();
 		ret = -EPERM;
 		goto exit;

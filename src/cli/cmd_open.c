@@ -17,7 +17,7 @@
 
 /* The default key size of plain mode in cryptsetup 2.6 (256 bits). */
 #define PLAIN_KEY_SIZE 32
-/* Largest volume key a --volume-key-file may hold (LUKS2 allows 512 bytes). */
+/* Largest volume key a --volume-key-file may contain (LUKS2 allows 512 bytes). */
 #define VOLUME_KEY_MAX 512
 
 int volume_unlock_interactive(struct udm_volume *vol, const struct volume_options *opts,
@@ -99,9 +99,16 @@ static int check_keyslot_range(const struct udm_volume *vol, int keyslot)
 /* Rejects the layout options that only plain mode uses, as cryptsetup does. */
 static int check_luks_open_options(const struct volume_options *opts)
 {
-	const char *option = opts->sector_size ? "--sector-size" : opts->offset ? "--offset" :
-			     opts->skip ? "--skip" : opts->size ? "--size" : NULL;
+	const char *option = NULL;
 
+	if (opts->sector_size)
+		option = "--sector-size";
+	else if (opts->offset)
+		option = "--offset";
+	else if (opts->skip)
+		option = "--skip";
+	else if (opts->size)
+		option = "--size";
 	if (option) {
 		print_error("option %s is supported only for open of plain devices", option);
 		return -EINVAL;
@@ -164,10 +171,11 @@ static int open_luks(struct volume_options *opts)
 		ret = -EINVAL;
 		goto exit;
 	}
-	status = cli_mapping_start(&paths, opts->readonly, NULL, table);
-	udm_secure_free(table);
+	/* The forked daemon needs only the table, not a copy of these. */
 	udm_key_free(key);
 	udm_volume_free(vol);
+	status = cli_mapping_start(&paths, opts->readonly, NULL, table);
+	udm_secure_free(table);
 	return status;
 exit:
 	udm_key_free(key);
@@ -175,35 +183,55 @@ exit:
 	return volume_exit_status(ret);
 }
 
-/*
- * Reads a plain key file: cryptsetup uses its bytes as the key, without the
- * hash, reading the key size (or --keyfile-size) and zero-padding a shorter
- * --keyfile-size.
- */
-static int plain_key_file(const struct volume_options *opts, size_t key_size,
-			  struct udm_key **keyp)
+/* Copies bytes into a new key of key_size bytes, cut or zero-filled. */
+static int raw_key(const struct udm_key *bytes, size_t key_size, struct udm_key **keyp)
 {
-	size_t size = opts->key.size ? opts->key.size : key_size;
-	struct udm_key *read = NULL;
-	int ret;
-
-	ret = key_file_read(&read, opts->key.file, opts->key.offset, size, size);
-	if (ret)
-		return ret;
 	*keyp = udm_key_new(key_size);
 	if (!*keyp) {
-		udm_key_free(read);
 		print_error("cannot allocate locked memory for the key");
 		return -ENOMEM;
 	}
-	memcpy((*keyp)->data, read->data, read->size < key_size ? read->size : key_size);
-	udm_key_free(read);
-	if (opts->hash && !opts->batch)
-		print_error("warning: --hash is ignored in plain mode with a key file");
+	memcpy((*keyp)->data, bytes->data, bytes->size < key_size ? bytes->size : key_size);
 	return 0;
 }
 
-/* Builds the plain table from a passphrase, or from a key file's raw bytes. */
+/*
+ * Reads the input of a plain mapping as cryptsetup 2.6 does. A key file
+ * other than standard input is the key itself: key_size bytes after
+ * --keyfile-offset, never hashed, and --keyfile-size is ignored. --hash plain
+ * also uses the input as the key, cut or zero-filled to key_size. Everything
+ * else is a passphrase for the library to hash. Sets *raw for a key.
+ */
+static int plain_input(struct volume_options *opts, size_t key_size, struct udm_key **inputp,
+		       bool *raw)
+{
+	bool key_file = opts->key.file && strcmp(opts->key.file, "-");
+	struct udm_key *input = NULL;
+	char prompt[PATH_MAX + 32];
+	int ret;
+
+	*raw = key_file || (opts->hash && strcmp(opts->hash, "plain") == 0);
+	if (key_file) {
+		if (opts->hash && !opts->batch)
+			print_error("warning: --hash is ignored in plain mode with a key file");
+		if (opts->key.size && !opts->batch)
+			print_error("warning: --keyfile-size is ignored in plain mode with a key "
+				    "file: the key size is read");
+		return key_file_read(inputp, opts->key.file, opts->key.offset, key_size, key_size);
+	}
+
+	snprintf(prompt, sizeof(prompt), "Enter passphrase for %s: ", opts->device);
+	ret = passphrase_read(&input, &opts->key, prompt, opts->verify_passphrase);
+	if (ret || !*raw) {
+		*inputp = input;
+		return ret;
+	}
+	ret = raw_key(input, key_size, inputp);
+	udm_key_free(input);
+	return ret;
+}
+
+/* Builds the plain table from a passphrase, or from a key given directly. */
 static char *plain_table(struct volume_options *opts, const char *device, int *retp)
 {
 	struct udm_plain_params params = {
@@ -216,21 +244,17 @@ static char *plain_table(struct volume_options *opts, const char *device, int *r
 		.sector_size = opts->sector_size,
 	};
 	struct udm_error err = { .msg = "" };
-	struct udm_key *pass = NULL;
-	char prompt[PATH_MAX + 32];
+	struct udm_key *input = NULL;
 	char *table = NULL;
+	bool raw;
 
-	if (opts->key.file && strcmp(opts->key.file, "-")) {
-		*retp = plain_key_file(opts, params.key_size, &pass);
-		params.hash = "plain";
-	} else {
-		snprintf(prompt, sizeof(prompt), "Enter passphrase for %s: ", opts->device);
-		*retp = passphrase_read(&pass, &opts->key, prompt, opts->verify_passphrase);
-	}
+	*retp = plain_input(opts, params.key_size, &input, &raw);
 	if (*retp)
 		return NULL;
-	table = udm_plain_table(device, &params, (const char *)pass->data, pass->size, &err);
-	udm_key_free(pass);
+	if (raw)
+		params.hash = "plain";
+	table = udm_plain_table(device, &params, (const char *)input->data, input->size, &err);
+	udm_key_free(input);
 	if (!table) {
 		print_library_error(&err, -EINVAL, "cannot build the plain table of %s",
 				    opts->device);

@@ -186,10 +186,12 @@ static int read_terminal(struct udm_key **passp, const char *prompt)
 		print_error("no passphrase: the terminal input ended");
 	else if (ret < 0)
 		print_error("cannot read the passphrase from the terminal: %s", strerror(-ret));
-	if (ret) {
-		ret = ret == 1 ? -EPIPE : ret == -E2BIG ? -EINVAL : ret;
+	if (ret == 1)
+		ret = -EPIPE;
+	else if (ret == -E2BIG)
+		ret = -EINVAL;
+	if (ret)
 		goto exit;
-	}
 	ret = buf_to_key(&buf, passp);
 exit:
 	buf_free(&buf);
@@ -234,7 +236,9 @@ static int skip_bytes(int fd, const char *name, uint64_t offset)
 		return 0;
 	}
 	while (offset) {
-		got = read(fd, scratch, offset < sizeof(scratch) ? (size_t)offset : sizeof(scratch));
+		size_t chunk = offset < sizeof(scratch) ? (size_t)offset : sizeof(scratch);
+
+		got = read(fd, scratch, chunk);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got <= 0)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The cryptsetup-style commands of udmcrypt (luksFormat, open, close,
- * luksDump, the key slot verbs and the header verbs): their options, the
- * passphrase input and the exit codes of cryptsetup 2.6:
+ * luksDump, the key slot verbs and the header verbs): their options and the
+ * passphrase input. They exit with the codes of cryptsetup 2.6:
  *   0 success, 1 wrong parameters or any other error, 2 no permission (wrong
  *   passphrase), 3 out of memory, 4 wrong device specified, 5 device already
  *   exists or busy.
@@ -23,7 +23,7 @@
 #define PASSPHRASE_TTY_MAX 512u
 #define TRIES_DEFAULT 3u
 
-/* Where a passphrase comes from: a key file, or the terminal or one line of
+/* Source of a passphrase: a key file, or the terminal or one line of
  * standard input when file is NULL. */
 struct key_source {
 	const char *file;	/* "-" is standard input, read to its end */
@@ -95,8 +95,8 @@ void print_verbose(const struct volume_options *opts, const char *fmt, ...)
 
 /*
  * Checks that path exists and can be opened, as cryptsetup does before any
- * verb. Returns 0, or -ENOTBLK after printing "device PATH does not exist or
- * access denied".
+ * verb. Returns 0, or -ENOTBLK after printing "cannot open device PATH" and
+ * the cause.
  */
 int device_check(const char *path);
 
@@ -126,9 +126,9 @@ int key_file_read(struct udm_key **keyp, const char *path, uint64_t offset, size
 		  size_t max);
 
 /*
- * Prints warning in cryptsetup's "WARNING!" frame and asks "Are you sure?"
- * on a terminal. Returns true when the user typed YES, or without a
- * question in batch mode or when standard input is not a terminal.
+ * Prints warning in cryptsetup's "WARNING!" frame and prompts "Are you
+ * sure?" on a terminal. Returns true when the user typed YES, or without a
+ * prompt in batch mode or when standard input is not a terminal.
  */
 bool confirm(const char *warning, bool batch);
 
@@ -142,9 +142,9 @@ int cmd_header_backup(struct volume_options *opts);
 int cmd_header_restore(struct volume_options *opts);
 
 /*
- * Loads the LUKS header of opts->header or opts->device, of the type --type
- * asks for. Returns 0, or after an error line -ENOTBLK for a missing device
- * or the library's negative errno.
+ * Loads the LUKS header of opts->header or opts->device, of the type that
+ * --type requests. Returns 0, or after an error line -ENOTBLK for a missing
+ * device or the library's negative errno.
  */
 int volume_load(struct udm_volume **volp, const struct volume_options *opts, bool writable);
 

@@ -42,7 +42,7 @@ enum {
 			BIT(RESTRICT_SECTOR_SIZE) | BIT(RESTRICT_KEY_SIZE) | BIT(RESTRICT_PBKDF) | \
 			BIT(RESTRICT_LUKS2_SIZES) | BIT(RESTRICT_OFFSET) | BIT(RESTRICT_UUID))
 
-/* How a verb's operands map to struct volume_options. */
+/* Mapping of a verb's operands to struct volume_options. */
 enum operand_layout {
 	OPERANDS_DEVICE,
 	OPERANDS_DEVICE_KEYFILE,	/* the key file of the passphrase */
@@ -717,7 +717,8 @@ static int assign_operands(char **operands, int count, const struct volume_verb 
 		break;
 	case OPERANDS_DEVICE_KEYFILE:
 		if (count > 1 && opts->key.file) {
-			print_error("%s takes either a key file argument or --key-file", verb->name);
+			print_error("%s takes either a key file argument or --key-file",
+				    verb->name);
 			return 1;
 		}
 		if (count > 1)

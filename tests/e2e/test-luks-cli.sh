@@ -6,13 +6,14 @@
 # slot verbs, isLuks, luksUUID, luksDump, header backup and restore, detached
 # headers and volume key files. Volumes are cross-checked with cryptsetup
 # (luksDump, open --test-passphrase, luksDump --dump-volume-key) and with
-# OpenSSL, which decrypts the first payload sector with the dumped volume key;
-# volumes made by cryptsetup and by qemu-img must open in udmcrypt. As root,
+# OpenSSL, which decrypts the first payload sector with the dumped volume key.
+# Volumes made by cryptsetup and by qemu-img must open in udmcrypt. As root,
 # an ext4 file system on the loop device must survive close and open.
 #
 # Usage: test-luks-cli.sh [BUILD_DIR]   (default: build)
 # Exit status: 0 pass, 1 fail, 77 skipped (FUSE not usable). Parts that need
-# cryptsetup, qemu-img, openssl or root print "skip:" and are left out.
+# cryptsetup, qemu-img, openssl, python3 or root print "skip:" and are left
+# out.
 
 set -u
 
@@ -23,7 +24,7 @@ skip() { echo "SKIP: $*"; exit 77; }
 [ -c /dev/fuse ] || skip "/dev/fuse is missing"
 [ -r /dev/fuse ] && [ -w /dev/fuse ] || skip "no access to /dev/fuse for $(id -un)"
 [ "$(id -u)" = 0 ] || command -v fusermount3 >/dev/null || skip "fusermount3 is not installed"
-for tool in sha256sum python3; do
+for tool in sha256sum; do
 	command -v $tool >/dev/null || skip "$tool is not installed"
 done
 [ -x "$udm" ] || { echo "FAIL: $build/udmcrypt not found; run make first"; exit 1; }
@@ -92,8 +93,12 @@ volume_key() {
 	     on && /^[A-Za-z]/ && !/^MK dump/ { on = 0 }
 	     on { gsub(/[ \t]/, ""); printf "%s", $0 }'
 }
-udm_key() { printf '%s' "$2" | "$udm" luksDump -q --dump-volume-key --key-file - "$1" | volume_key; }
-cs_key() { printf '%s' "$2" | cryptsetup luksDump -q --dump-volume-key --key-file - "$1" | volume_key; }
+udm_key() { # udm_key IMAGE PASSPHRASE
+	printf '%s' "$2" | "$udm" luksDump -q --dump-volume-key --key-file - "$1" | volume_key
+}
+cs_key() { # cs_key IMAGE PASSPHRASE
+	printf '%s' "$2" | cryptsetup luksDump -q --dump-volume-key --key-file - "$1" | volume_key
+}
 # The payload offset in bytes, from either tool's luksDump.
 data_offset() {
 	cryptsetup luksDump "$1" 2>/dev/null | awk '
@@ -106,6 +111,7 @@ fast=(--pbkdf pbkdf2 --pbkdf-force-iterations 1000)
 argon=(--pbkdf argon2id --pbkdf-memory 32 --iter-time 10)
 have cryptsetup || note "cryptsetup is not installed: no cross-checks with it"
 have openssl || note "openssl is not installed: no decryption of payload sectors"
+have python3 || note "python3 is not installed: no terminal, JSON or payload checks"
 
 head -c 1M /dev/urandom >"$work/plaintext"
 
@@ -130,7 +136,8 @@ unhex() { python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.argv
 
 format_case() { # format_case TYPE CIPHER KEY_BITS SECTOR_SIZE INPUT
 	local type=$1 cipher=$2 bits=$3 sector=$4 input=$5
-	local image=$work/$type-$cipher-$sector.img what="$type $cipher $bits-bit $sector B ($input)"
+	local image=$work/$type-$cipher-$sector.img
+	local what="$type $cipher $bits-bit $sector B ($input)"
 	local extra=() uk ck
 	truncate -s 40M "$image"
 	[ "$sector" != 512 ] && extra=(--sector-size "$sector")
@@ -181,7 +188,8 @@ format_case() { # format_case TYPE CIPHER KEY_BITS SECTOR_SIZE INPUT
 			;;
 		esac
 	fi
-	if have openssl && have cryptsetup && [ "$cipher" = aes-cbc-essiv:sha256 ]; then
+	if have openssl && have cryptsetup && have python3 &&
+		[ "$cipher" = aes-cbc-essiv:sha256 ]; then
 		check "openssl decrypts the first payload sector ($what)" \
 			check_payload "$image" "$uk" "$sector"
 	fi
@@ -284,8 +292,8 @@ for type in luks1 luks2; do
 	fi
 	if have cryptsetup; then
 		for pass in first changed third fourth; do
-			printf '%s' "$pass" | cryptsetup open --test-passphrase --key-file=- "$image" \
-				2>/dev/null
+			printf '%s' "$pass" |
+				cryptsetup open --test-passphrase --key-file=- "$image" 2>/dev/null
 			check "$type cryptsetup accepts the slot of '$pass'" [ $? = 0 ]
 		done
 	fi
@@ -342,8 +350,11 @@ if have cryptsetup; then
 	cryptsetup luksDump "$image" >"$work/cs-dump"
 	check "luksDump equals cryptsetup's" cmp -s "$work/dump" "$work/cs-dump"
 fi
-udm luksDump --dump-json-metadata "$image" | python3 -c 'import json, sys; json.load(sys.stdin)'
-check "luksDump --dump-json-metadata prints JSON" [ $? = 0 ]
+if have python3; then
+	udm luksDump --dump-json-metadata "$image" |
+		python3 -c 'import json, sys; json.load(sys.stdin)'
+	check "luksDump --dump-json-metadata prints JSON" [ $? = 0 ]
+fi
 printf 'info' | udm luksDump -q --dump-volume-key --key-file - "$image" >"$work/vk"
 check "luksDump --dump-volume-key -q" grep -q "^MK dump:" "$work/vk"
 printf 'nope' | udm luksDump -q --dump-volume-key --key-file - "$image" >/dev/null 2>&1
@@ -364,8 +375,9 @@ check "backup of a non-LUKS file exits 1" failed_with 1
 check "backup of a non-LUKS file creates no file" [ ! -e "$work/none.bak" ]
 run udm luksHeaderBackup "$image"
 check "backup without --header-backup-file exits 1" failed_with 1
-dd if=/dev/zero of="$image" bs=4096 count=1 conv=notrunc status=none
-check "zeroed header is not LUKS" not udm isLuks "$image"
+# Both binary headers of the default LUKS2 layout: 16 KiB each.
+dd if=/dev/zero of="$image" bs=4096 count=8 conv=notrunc status=none
+check "zeroed headers are not LUKS" not udm isLuks "$image"
 before=$(sum "$image")
 run udm luksHeaderRestore -q "$image" --header-backup-file "$work/plaintext"
 check "restore from a non-LUKS file exits 1" failed_with 1
@@ -442,7 +454,7 @@ if have cryptsetup; then
 		printf 'cs-pass' | udm open --key-file - "$image" csvol >/dev/null
 		dd if="$work/plaintext" of="$maps/csvol" bs=64k conv=notrunc status=none
 		udm close csvol
-		if have openssl; then
+		if have openssl && have python3; then
 			check "openssl decrypts what udmcrypt wrote on cryptsetup's $type volume" \
 				check_payload "$image" "$(cs_key "$image" cs-pass)" \
 				"$( [ $type = luks2 ] && cryptsetup luksDump "$image" |
@@ -474,6 +486,80 @@ if have qemu-img; then
 	fi
 else
 	note "qemu-img is not installed: no qemu LUKS image"
+fi
+
+# Prompts on a terminal, through a pseudo-terminal that answers each prompt
+# (output that ends in ": ") with the next ANSWER.
+cat >"$work/answer_tty.py" <<'PYTHON'
+import os, pty, select, sys, time
+split = sys.argv.index('--')
+answers = [a.encode() + b'\n' for a in sys.argv[1:split]]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[split + 1], sys.argv[split + 1:])
+transcript, pending, deadline = b'', b'', time.time() + 60
+while time.time() < deadline:
+    if not select.select([fd], [], [], 0.5)[0]:
+        if answers and pending.endswith(b': '):
+            os.write(fd, answers.pop(0))
+            pending = b''
+        continue
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        break
+    if not data:
+        break
+    transcript += data
+    pending += data
+sys.stdout.write(transcript.decode(errors='replace').replace('\r\n', '\n'))
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+PYTHON
+on_tty() { # on_tty ANSWER... -- COMMAND...: the transcript in $work/tty, status in rc
+	python3 "$work/answer_tty.py" "$@" >"$work/tty" 2>"$work/err"
+	rc=$?
+}
+has() { grep -qF -- "$1" "$work/tty"; }
+
+terminal_checks() {
+	image=$work/tty.img
+	truncate -s 20M "$image"
+	on_tty YES tty-secret tty-secret -- "$udm" luksFormat "${fast[@]}" "$image"
+	check "luksFormat on a terminal" [ "$rc" = 0 ]
+	check "luksFormat asks Are you sure?" has "Are you sure? (Type 'yes' in capital letters): "
+	check "luksFormat names the device" has "This will overwrite data on $image irrevocably."
+	check "luksFormat prompts for the passphrase" has "Enter passphrase for $image: "
+	check "luksFormat asks to verify" has "Verify passphrase: "
+	check "the passphrase is not echoed" not has "tty-secret"
+
+	before=$(sum "$image")
+	on_tty YES one two -- "$udm" luksFormat "${fast[@]}" "$image"
+	check "mismatched passphrases exit 2" [ "$rc" = 2 ]
+	check "mismatched passphrases are reported" has "Passphrases do not match."
+	check "the existing LUKS header is reported" \
+		has "WARNING: Device $image already contains a 'crypto_LUKS' superblock signature."
+	on_tty yes -- "$udm" luksFormat "${fast[@]}" "$image"
+	check "an answer other than YES exits 1" [ "$rc" = 1 ]
+	check "an answer other than YES aborts" has "Operation aborted."
+	check "aborted luksFormat leaves the image" [ "$(sum "$image")" = "$before" ]
+
+	on_tty wrong wrong tty-secret -- "$udm" open --test-passphrase "$image"
+	check "open on a terminal allows three tries" [ "$rc" = 0 ]
+	check "each wrong try is reported" [ "$(grep -c "No key available" "$work/tty")" = 2 ]
+	on_tty wrong -- "$udm" open --test-passphrase --tries 1 "$image"
+	check "open --tries 1 gives up after one" [ "$rc" = 2 ]
+
+	on_tty no -- "$udm" luksKillSlot "$image" 0
+	check "refusing to kill the last slot exits 2" [ "$rc" = 2 ]
+	check "refusing to kill the last slot says so" \
+		has "Operation aborted, the keyslot was NOT wiped."
+	check "the last slot is kept" [ "$(sum "$image")" = "$before" ]
+	on_tty YES tty-secret -- "$udm" luksDump --dump-volume-key "$image"
+	check "luksDump --dump-volume-key confirms, then asks" has "MK dump:"
+}
+
+if have python3; then
+	terminal_checks
 fi
 
 # Bad input: one error line, the right exit status, nothing written.

@@ -3,13 +3,14 @@
 #
 # End-to-end test of open --type plain: the crypt table udmcrypt builds must
 # be the one cryptsetup 2.6 would load. cryptsetup cannot show a plain table
-# without device-mapper (it rejects --test-passphrase for plain), so the
-# expected keys come from its documented algorithm (cryptsetup(8), "NOTES ON
-# PASSPHRASE PROCESSING"), computed here with Python's hashlib: the passphrase
-# is hashed, and for a key longer than the digest round i hashes i letters
-# 'A' and then the passphrase; "hash:N" keeps N bytes and zero-fills the rest;
-# "plain" copies the passphrase; a key file is the key itself. OpenSSL then
-# decrypts a sector written through a mapping with --offset and --skip.
+# without device-mapper, because it rejects --test-passphrase for plain. So
+# the expected keys come from its algorithm (cryptsetup(8), "NOTES ON
+# PASSPHRASE PROCESSING", and lib/crypt_plain.c of cryptsetup), computed here
+# with Python's hashlib. The passphrase is hashed, and for a key longer than
+# the digest, round i hashes i letters 'A' and then the passphrase. "hash:N"
+# keeps N bytes and zero-fills the rest, "plain" copies the passphrase and
+# zero-fills it, and a key file is the key itself. OpenSSL then decrypts a
+# sector written through a mapping with --offset and --skip.
 #
 # Usage: test-plain.sh [BUILD_DIR]   (default: build)
 # Exit status: 0 pass, 1 fail, 77 skipped (FUSE not usable, no python3).
@@ -67,6 +68,8 @@ check() { # check DESCRIPTION COMMAND...
 }
 
 udm() { "$udm" "$@" --dir "$maps"; }
+# The key in hex of the mapping p, from its table.
+table_key() { udm table --showkeys p | cut -d' ' -f5; }
 run() { "$@" >"$work/out" 2>"$work/err"; rc=$?; }
 failed_with() { [ "$rc" = "$1" ] && [ "$(wc -l <"$work/err")" = 1 ]; }
 
@@ -123,6 +126,7 @@ open_case "with --hash sha256" secret sha256 32 "0 $device 0" --hash sha256
 open_case "with --hash sha256:16" secret sha256:16 32 "0 $device 0" -h sha256:16
 open_case "with --hash plain" 0123456789abcdef0123456789abcdef plain 32 "0 $device 0" \
 	--hash plain
+open_case "with --hash plain and a short passphrase" short plain 32 "0 $device 0" --hash plain
 open_case "with --hash sha512 and 512 bits" secret sha512 64 "0 $device 0" \
 	--hash sha512 -s 512 --cipher=aes-xts-plain64
 open_case "with --hash sha256 and 512 bits (two rounds)" secret sha256 64 "0 $device 0" \
@@ -140,21 +144,21 @@ printf 'secret\n' | udm plainOpen "$device" p >/dev/null
 check "plainOpen maps" [ $? = 0 ]
 printf 'secret' >"$work/pass"
 check "plainOpen uses the plain defaults" \
-	[ "$(udm table --showkeys p | cut -d' ' -f5)" = "$(expected_key ripemd160 "$work/pass" 32)" ]
+	[ "$(table_key)" = "$(expected_key ripemd160 "$work/pass" 32)" ]
 udm close p
 
 # Only the newline that ends a line from a pipe is dropped.
 printf 'secret\r\n' | udm open --type plain -h sha256 "$device" p >/dev/null
 printf 'secret\r' >"$work/pass"
 check "a carriage return stays in the passphrase" \
-	[ "$(udm table --showkeys p | cut -d' ' -f5)" = "$(expected_key sha256 "$work/pass" 32)" ]
+	[ "$(table_key)" = "$(expected_key sha256 "$work/pass" 32)" ]
 udm close p
 
 # --key-file -: all of standard input, newline included, hashed.
 printf 'line one\nline two\n' | udm open --type plain -h sha256 --key-file - "$device" p >/dev/null
 printf 'line one\nline two\n' >"$work/pass"
 check "--key-file - hashes all of standard input" \
-	[ "$(udm table --showkeys p | cut -d' ' -f5)" = "$(expected_key sha256 "$work/pass" 32)" ]
+	[ "$(table_key)" = "$(expected_key sha256 "$work/pass" 32)" ]
 udm close p
 
 # A key file is the key: no hash, cut to the key size.
@@ -162,15 +166,15 @@ head -c 100 /dev/urandom >"$work/keyfile"
 udm open --type plain --key-file "$work/keyfile" -s 512 -c aes-xts-plain64 "$device" p \
 	>/dev/null
 check "a key file gives the key bytes" \
-	[ "$(udm table --showkeys p | cut -d' ' -f5)" = "$(head -c 64 "$work/keyfile" | od -An -tx1 |
-		tr -d ' \n')" ]
+	[ "$(table_key)" = "$(head -c 64 "$work/keyfile" | od -An -tx1 | tr -d ' \n')" ]
 udm close p
-udm open --type plain --key-file "$work/keyfile" --keyfile-offset 10 --keyfile-size 16 \
-	-q "$device" p >/dev/null
-check "--keyfile-size shorter than the key is zero-filled" \
-	[ "$(udm table --showkeys p | cut -d' ' -f5)" = \
-	  "$(dd if="$work/keyfile" bs=1 skip=10 count=16 status=none | od -An -tx1 |
-		tr -d ' \n')00000000000000000000000000000000" ]
+run udm open --type plain --key-file "$work/keyfile" --keyfile-offset 10 --keyfile-size 16 \
+	"$device" p
+check "--keyfile-offset applies to a key file" \
+	[ "$(table_key)" = \
+	  "$(dd if="$work/keyfile" bs=1 skip=10 count=32 status=none | od -An -tx1 |
+		tr -d ' \n')" ]
+check "--keyfile-size is ignored with a warning, as cryptsetup" grep -q "keyfile-size" "$work/err"
 udm close p
 run udm open --type plain --key-file "$work/keyfile" -h sha256 "$device" p
 check "--hash with a key file warns" grep -q "ignored" "$work/err"
@@ -186,7 +190,7 @@ if command -v openssl >/dev/null; then
 	udm close p
 	printf 'secret' >"$work/pass"
 	key=$(expected_key sha256 "$work/pass" 32)
-	salt=$(printf '%s' "$key" | python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.stdin.read()))' |
+	salt=$(python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.argv[1]))' "$key" |
 		openssl dgst -sha256 -binary | od -An -tx1 | tr -d ' \n')
 	iv=$(printf '\003\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000' |
 		openssl enc -aes-256-ecb -K "$salt" -nopad | od -An -tx1 | tr -d ' \n')
@@ -210,7 +214,8 @@ expect_fail "--test-passphrase with plain" udm open --type plain --test-passphra
 expect_fail "plain open without a name" udm open --type plain "$device"
 expect_fail "unknown hash" udm open --type plain -h nosuchhash "$device" p
 expect_fail "hash length above the key size" udm open --type plain -h sha256:33 "$device" p
-expect_fail "--hash plain with a short passphrase" udm open --type plain -h plain "$device" p
+expect_fail "--hash plain:16 with a short passphrase" \
+	udm open --type plain -h plain:16 "$device" p
 expect_fail "key size not a multiple of 8" udm open --type plain -s 100 "$device" p
 expect_fail "key file shorter than the key" \
 	udm open --type plain --key-file "$work/keyfile" -s 1024 "$device" p
