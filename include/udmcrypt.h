@@ -26,7 +26,7 @@ struct udm_error {
 	char msg[UDM_ERROR_MAX];
 };
 
-/* Logging. The library prints nothing unless a level is set; keys never
+/* Logging. By default warnings and errors go to standard error; keys never
  * appear in log lines. */
 enum udm_log_level {
 	UDM_LOG_ERROR = 0,

@@ -158,6 +158,9 @@ static void format_params_init(struct udm_format_params *params,
 	params->hash = opts->hash;
 	params->sector_size = opts->sector_size;
 	params->data_offset = opts->offset;
+	/* With --header the payload starts at --offset on the data device, 0
+	 * unless given, as in cryptsetup. */
+	params->detached_header = opts->header != NULL;
 	params->metadata_size = opts->metadata_size;
 	params->keyslots_size = opts->keyslots_size;
 	params->label = opts->label;
