@@ -126,6 +126,53 @@ static const struct verb *find_verb(const char *name)
 	return NULL;
 }
 
+static void print_usage_hint(void)
+{
+	fputs("Try 'udmcrypt --help' for more information.\n", stderr);
+}
+
+/* Whether an option given as a separate word takes the next word as its
+ * value, for the options of every verb. */
+static bool takes_value(const char *arg)
+{
+	static const char *const long_names[] = {
+		"--dir", "--key-file", "--keyfile-offset", "--keyfile-size", "--new-keyfile",
+		"--new-keyfile-offset", "--new-keyfile-size", "--key-slot", "--header",
+		"--header-backup-file", "--volume-key-file", "--master-key-file", "--label",
+		"--subsystem", "--sector-size", "--cipher", "--key-size", "--hash", "--pbkdf",
+		"--iter-time", "--pbkdf-memory", "--pbkdf-parallel", "--pbkdf-force-iterations",
+		"--luks2-metadata-size", "--luks2-keyslots-size", "--offset", "--skip", "--size",
+		"--type", "--uuid", "--tries",
+	};
+
+	if (arg[0] == '-' && arg[1] && arg[1] != '-' && !arg[2])
+		return strchr("dlScshiopbMT", arg[1]) != NULL;
+	for (size_t i = 0; i < sizeof(long_names) / sizeof(long_names[0]); i++)
+		if (!strcmp(arg, long_names[i]))
+			return true;
+	return false;
+}
+
+/* Moves the first word that is not an option to argv[1], so that options
+ * may come before the verb, as dmsetup and cryptsetup allow. */
+static void move_verb_first(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		char *verb = argv[i];
+
+		if (!strcmp(verb, "--"))
+			return;
+		if (verb[0] == '-') {
+			if (takes_value(verb))
+				i++;
+			continue;
+		}
+		memmove(argv + 2, argv + 1, (size_t)(i - 1) * sizeof(*argv));
+		argv[1] = verb;
+		return;
+	}
+}
+
 /* Parses the options after the verb; returns -1 to go on, or an exit status. */
 static int parse_options(int argc, char **argv, const struct verb *verb,
 			 struct cli_options *opts)
@@ -143,6 +190,13 @@ static int parse_options(int argc, char **argv, const struct verb *verb,
 			opts->readonly = true;
 			break;
 		case OPT_SHOWKEYS:
+			/* getopt_long takes prefixes such as --sh; an option that
+			 * prints keys must be spelled out. */
+			if (strcmp(argv[optind - 1], "--showkeys")) {
+				print_error("option %s: write --showkeys in full to print keys",
+					    argv[optind - 1]);
+				return 1;
+			}
 			opts->show_keys = true;
 			break;
 		case 'h':
@@ -153,14 +207,14 @@ static int parse_options(int argc, char **argv, const struct verb *verb,
 			return 0;
 		case ':':
 			print_error("option %s needs an argument", argv[optind - 1]);
-			cli_print_usage(stderr);
+			print_usage_hint();
 			return 1;
 		default:
 			if (optopt)
 				print_error("unknown option -%c", optopt);
 			else
 				print_error("unknown option %s", argv[optind - 1]);
-			cli_print_usage(stderr);
+			print_usage_hint();
 			return 1;
 		}
 	}
@@ -180,12 +234,12 @@ static int check_operands(int count, const struct verb *verb)
 {
 	if (count < verb->min_operands) {
 		print_error("%s needs a device name", verb->name);
-		cli_print_usage(stderr);
+		print_usage_hint();
 		return 1;
 	}
 	if (count > verb->max_operands) {
 		print_error("too many arguments for %s", verb->name);
-		cli_print_usage(stderr);
+		print_usage_hint();
 		return 1;
 	}
 	return -1;
@@ -201,6 +255,7 @@ int main(int argc, char **argv)
 		cli_print_usage(stderr);
 		return 1;
 	}
+	move_verb_first(argc, argv);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "-?") == 0) {
 		cli_print_usage(stdout);
@@ -215,7 +270,7 @@ int main(int argc, char **argv)
 	verb = find_verb(argv[1]);
 	if (!verb) {
 		print_error("unknown command %s", argv[1]);
-		cli_print_usage(stderr);
+		print_usage_hint();
 		return 1;
 	}
 

@@ -237,5 +237,15 @@ check "stale device file removed" [ ! -e "$work/killed" ]
 check "stale mount removed" not mounted "$work/killed"
 check "stale loop device detached" not loop_over "$work/killed"
 
+# Options before the verb, as dmsetup accepts them.
+loop=$("$udm" --dir "$work" create front "$table")
+check "options before the verb" [ -n "$loop" ] && [ -e "$work/front" ]
+"$udm" --dir "$work" table front --sh >"$work/sh.out" 2>"$work/sh.err"
+check "--showkeys must be spelled out" [ $? = 1 ] && [ ! -s "$work/sh.out" ]
+check "abbreviated --showkeys prints no key" not grep -q "${key:0:32}" "$work/sh.out"
+"$udm" crate >/dev/null 2>"$work/crate.err"
+check "unknown verb: error and one hint line" [ "$(wc -l <"$work/crate.err")" = 2 ]
+udm remove front
+
 echo "$((checks - failures)) passed, $failures failed"
 [ "$failures" = 0 ]
