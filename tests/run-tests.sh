@@ -30,7 +30,12 @@ run_unit() {
 for t in "$build"/tests/test_*; do
 	name=$(basename "$t")
 	case $name in
-	test_kernel_vectors) run_unit "$name" "$t" tests/vectors ;;
+	test_kernel_vectors)
+		# Where both libraries implement a cipher, each must match the kernel.
+		for library in openssl libgcrypt; do
+			UDMCRYPT_CIPHER_LIBRARY=$library run_unit "$name ($library)" "$t" tests/vectors
+		done
+		run_unit "$name" "$t" tests/vectors ;;
 	*) run_unit "$name" "$t" ;;
 	esac
 done
