@@ -5,6 +5,7 @@ packages=(
 	build-essential pkg-config
 	libssl-dev libgcrypt20-dev libfuse3-dev zlib1g-dev libargon2-dev libjson-c-dev
 	fuse3 e2fsprogs util-linux xz-utils kmod cryptsetup-bin qemu-utils
+	nbdkit nbdkit-plugin-dev libnbd-bin python3
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -15,6 +15,7 @@ struct cli_options {
 	bool show_keys;		/* --showkeys */
 	const char *name;	/* first operand, or NULL */
 	const char *table_file;	/* second operand of create, or NULL */
+	const char *nbd;	/* --nbd endpoint, or NULL */
 };
 
 /* Prints the help of every verb. */
@@ -59,6 +60,28 @@ int cli_mapping_start(const struct mapping_paths *paths, bool readonly, const ch
  * 4 when it does not exist, 5 when it is busy, or 1.
  */
 int cli_mapping_remove(const struct cli_options *opts);
+
+/* nbd_export.c */
+
+/*
+ * Starts an NBD export of a prepared mapping instead of a FUSE daemon:
+ * nbdkit with its file plugin on the one backing file of the table and the
+ * udmcrypt filter (found by $UDMCRYPT_NBDKIT_FILTER, beside this program, or
+ * in nbdkit's filter directory). The table is table (the caller's locked
+ * memory), or is read from table_file, or from standard input when both are
+ * NULL. endpoint is a Unix socket path (any value with '/') or [HOST:]PORT,
+ * HOST 127.0.0.1 by default. Prints the NBD URI. Returns 0, or 1 after an
+ * error line with nbdkit stopped.
+ */
+int cli_nbd_start(const struct mapping_paths *paths, const char *endpoint, bool readonly,
+		  const char *table_file, const char *table);
+
+/* Returns whether the mapping is an NBD export started by cli_nbd_start. */
+bool cli_nbd_exists(const struct mapping_paths *paths);
+
+/* Stops the export's nbdkit, if it still runs, and removes its record and
+ * Unix socket. Returns 0 or 1 after an error line. */
+int cli_nbd_stop(const struct mapping_paths *paths);
 
 /* Copies name with control characters replaced by '?', for messages. */
 const char *printable_name(const char *name);

@@ -141,7 +141,8 @@ static int check_new_mapping(const struct mapping_paths *paths)
 	struct stat st;
 	int ret;
 
-	if (mapping_has_control(paths) || mapping_is_mounted(paths->file)) {
+	if (mapping_has_control(paths) || mapping_is_mounted(paths->file) ||
+	    cli_nbd_exists(paths)) {
 		print_error("device %s already exists", paths->name);
 		return 5;
 	}
@@ -292,6 +293,8 @@ int cmd_create(const struct cli_options *opts)
 
 	if (cli_mapping_prepare(&paths, opts->dir, opts->name))
 		return 1;
+	if (opts->nbd)
+		return cli_nbd_start(&paths, opts->nbd, opts->readonly, opts->table_file, NULL);
 	return cli_mapping_start(&paths, opts->readonly, opts->table_file, NULL);
 }
 

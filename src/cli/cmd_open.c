@@ -85,6 +85,15 @@ static int resolve_device(const char *device, char *path)
 	return 0;
 }
 
+/* Starts the FUSE daemon of the mapping, or its NBD export with --nbd. */
+static int start_mapping(const struct mapping_paths *paths, const struct volume_options *opts,
+			 char *table)
+{
+	if (opts->nbd)
+		return cli_nbd_start(paths, opts->nbd, opts->readonly, NULL, table);
+	return cli_mapping_start(paths, opts->readonly, NULL, table);
+}
+
 static int check_keyslot_range(const struct udm_volume *vol, int keyslot)
 {
 	int count = udm_volume_keyslot_count(vol);
@@ -174,7 +183,7 @@ static int open_luks(struct volume_options *opts)
 	/* The forked daemon needs only the table, not a copy of these. */
 	udm_key_free(key);
 	udm_volume_free(vol);
-	status = cli_mapping_start(&paths, opts->readonly, NULL, table);
+	status = start_mapping(&paths, opts, table);
 	udm_secure_free(table);
 	return status;
 exit:
@@ -295,7 +304,7 @@ static int open_plain(struct volume_options *opts)
 	table = plain_table(opts, device, &ret);
 	if (!table)
 		return volume_exit_status(ret);
-	status = cli_mapping_start(&paths, opts->readonly, NULL, table);
+	status = start_mapping(&paths, opts, table);
 	udm_secure_free(table);
 	return status;
 }

@@ -5,6 +5,7 @@
  * until it has. As with "dmsetup remove", a device in use is left as it was
  * and reported busy.
  * A stale mapping, whose daemon was killed, is cleaned up here instead.
+ * An NBD export (create --nbd, open --nbd) has its nbdkit stopped instead.
  */
 #include <errno.h>
 #include <signal.h>
@@ -260,6 +261,8 @@ int cli_mapping_remove(const struct cli_options *opts)
 	ret = cli_mapping_paths(&paths, opts);
 	if (ret)
 		return ret;
+	if (cli_nbd_exists(&paths))
+		return cli_nbd_stop(&paths);
 	if (!mapping_has_control(&paths)) {
 		if (mapping_is_mounted(paths.file))
 			return remove_stale(&paths);

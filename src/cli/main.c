@@ -18,11 +18,13 @@
 enum {
 	OPT_DIR = 256,
 	OPT_SHOWKEYS,
+	OPT_NBD,
 };
 
 /* Options a verb accepts besides --dir, --help and --version. */
 #define ACCEPTS_READONLY 0x1u
 #define ACCEPTS_SHOWKEYS 0x2u
+#define ACCEPTS_NBD 0x4u
 
 struct verb {
 	const char *name;
@@ -33,7 +35,7 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
-	{ "create", cmd_create, 1, 2, ACCEPTS_READONLY },
+	{ "create", cmd_create, 1, 2, ACCEPTS_READONLY | ACCEPTS_NBD },
 	{ "remove", cmd_remove, 1, 1, 0 },
 	{ "ls", cmd_ls, 0, 0, 0 },
 	{ "table", cmd_table, 0, 1, ACCEPTS_SHOWKEYS },
@@ -47,6 +49,7 @@ static const struct option long_options[] = {
 	{ "dir", required_argument, NULL, OPT_DIR },
 	{ "readonly", no_argument, NULL, 'r' },
 	{ "showkeys", no_argument, NULL, OPT_SHOWKEYS },
+	{ "nbd", required_argument, NULL, OPT_NBD },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -69,6 +72,7 @@ static const char usage_text[] =
 	"  remove NAME               Detach the loop devices of NAME (as root), stop\n"
 	"                            its daemon and remove DIR/NAME. Fails while the\n"
 	"                            loop device is mounted or the file is open.\n"
+	"                            Stops the nbdkit of an NBD export.\n"
 	"  ls                        List mappings as NAME<TAB>(loop device), or (-)\n"
 	"                            when none is attached.\n"
 	"  table [NAME]              Print the table; keys are shown as zeros.\n"
@@ -84,6 +88,11 @@ static const char usage_text[] =
 	"  --dir DIR       Directory of the mapping files (default " UDMCRYPT_DEFAULT_DIR ";\n"
 	"                  create and open make it with mode 0755 when missing).\n"
 	"  -r, --readonly  Create a read-only mapping (create).\n"
+	"  --nbd ENDPOINT  Serve the mapping over NBD with nbdkit instead of FUSE\n"
+	"                  (create, open): ENDPOINT is a Unix socket path (with a\n"
+	"                  '/'), or [HOST:]PORT with HOST 127.0.0.1 by default.\n"
+	"                  Prints the NBD URI; \"remove NAME\" stops the export.\n"
+	"                  The backing file must be the same in every target.\n"
 	"  --showkeys      Print keys in hex (table).\n"
 	"  -h, --help      Print this help.\n"
 	"  -V, --version   Print the version.\n"
@@ -142,7 +151,7 @@ static bool takes_value(const char *arg)
 		"--subsystem", "--sector-size", "--cipher", "--key-size", "--hash", "--pbkdf",
 		"--iter-time", "--pbkdf-memory", "--pbkdf-parallel", "--pbkdf-force-iterations",
 		"--luks2-metadata-size", "--luks2-keyslots-size", "--offset", "--skip", "--size",
-		"--type", "--uuid", "--tries",
+		"--type", "--uuid", "--tries", "--nbd",
 	};
 
 	if (arg[0] == '-' && arg[1] && arg[1] != '-' && !arg[2])
@@ -189,6 +198,9 @@ static int parse_options(int argc, char **argv, const struct verb *verb,
 		case 'r':
 			opts->readonly = true;
 			break;
+		case OPT_NBD:
+			opts->nbd = optarg;
+			break;
 		case OPT_SHOWKEYS:
 			/* getopt_long takes prefixes such as --sh; an option that
 			 * prints keys must be spelled out. */
@@ -221,6 +233,10 @@ static int parse_options(int argc, char **argv, const struct verb *verb,
 
 	if (opts->readonly && !(verb->accepts & ACCEPTS_READONLY)) {
 		print_error("option --readonly is valid only for create");
+		return 1;
+	}
+	if (opts->nbd && !(verb->accepts & ACCEPTS_NBD)) {
+		print_error("option --nbd is valid only for create and open");
 		return 1;
 	}
 	if (opts->show_keys && !(verb->accepts & ACCEPTS_SHOWKEYS)) {

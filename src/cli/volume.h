@@ -40,6 +40,7 @@ struct volume_options {
 	struct key_source key;		/* --key-file, --keyfile-offset, --keyfile-size */
 	struct key_source new_key;	/* --new-keyfile or the key file operand */
 	const char *dir;
+	const char *nbd;		/* --nbd endpoint of open */
 	const char *header;
 	const char *header_backup_file;
 	const char *volume_key_file;

@@ -31,13 +31,14 @@ enum {
 	RESTRICT_SIZE,
 	RESTRICT_UUID,
 	RESTRICT_TEST_PASSPHRASE,
+	RESTRICT_NBD,
 	RESTRICT_COUNT,
 };
 
 #define BIT(r) (1u << (r))
 #define OPEN_ALLOWED (BIT(RESTRICT_KEY_SLOT) | BIT(RESTRICT_SECTOR_SIZE) | \
 		      BIT(RESTRICT_KEY_SIZE) | BIT(RESTRICT_OFFSET) | BIT(RESTRICT_SKIP) | \
-		      BIT(RESTRICT_SIZE) | BIT(RESTRICT_TEST_PASSPHRASE))
+		      BIT(RESTRICT_SIZE) | BIT(RESTRICT_TEST_PASSPHRASE) | BIT(RESTRICT_NBD))
 #define FORMAT_ALLOWED (BIT(RESTRICT_KEY_SLOT) | BIT(RESTRICT_LABEL) | \
 			BIT(RESTRICT_SECTOR_SIZE) | BIT(RESTRICT_KEY_SIZE) | BIT(RESTRICT_PBKDF) | \
 			BIT(RESTRICT_LUKS2_SIZES) | BIT(RESTRICT_OFFSET) | BIT(RESTRICT_UUID))
@@ -115,6 +116,7 @@ enum {
 	OPT_LUKS2_KEYSLOTS_SIZE,
 	OPT_UUID,
 	OPT_DIR,
+	OPT_NBD,
 	OPT_DEBUG,
 	OPT_TEST_PASSPHRASE,
 	OPT_DUMP_JSON,
@@ -155,6 +157,7 @@ static const struct option long_options[] = {
 	{ "type", required_argument, NULL, 'M' },
 	{ "uuid", required_argument, NULL, OPT_UUID },
 	{ "dir", required_argument, NULL, OPT_DIR },
+	{ "nbd", required_argument, NULL, OPT_NBD },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "debug", no_argument, NULL, OPT_DEBUG },
 	{ "test-passphrase", no_argument, NULL, OPT_TEST_PASSPHRASE },
@@ -232,6 +235,8 @@ static const char usage_text[] =
 	"  -p, --skip SECTORS           IV offset of a plain mapping in 512-byte sectors.\n"
 	"  -b, --size SECTORS           Size of a plain mapping in 512-byte sectors.\n"
 	"  -r, --readonly               Map read-only.\n"
+	"      --nbd ENDPOINT           Serve over NBD instead of FUSE (open), as\n"
+	"                               create --nbd does.\n"
 	"      --test-passphrase        Check the passphrase only (open).\n"
 	"      --dump-json-metadata     Print the LUKS2 JSON metadata (luksDump).\n"
 	"      --dump-volume-key        Print the volume key (luksDump).\n"
@@ -489,8 +494,10 @@ static void note_restricted(struct parse_state *state, int restriction, const ch
 		state->restricted[restriction] = name;
 }
 
-/* Options of the passphrase sources and the header files. */
-static int parse_file_option(int c, const char *arg, struct volume_options *opts)
+/* Options of the passphrase sources, the header files and where the
+ * mapping goes. */
+static int parse_file_option(int c, const char *arg, struct volume_options *opts,
+			     struct parse_state *state)
 {
 	switch (c) {
 	case 'd':
@@ -518,6 +525,10 @@ static int parse_file_option(int c, const char *arg, struct volume_options *opts
 		return 0;
 	case OPT_DIR:
 		opts->dir = arg;
+		return 0;
+	case OPT_NBD:
+		note_restricted(state, RESTRICT_NBD, "--nbd");
+		opts->nbd = arg;
 		return 0;
 	}
 	return -1;
@@ -651,7 +662,7 @@ static int parse_flag_option(int c, const char *arg, struct volume_options *opts
 static int parse_one(int c, const char *arg, struct volume_options *opts,
 		     struct parse_state *state)
 {
-	int ret = parse_file_option(c, arg, opts);
+	int ret = parse_file_option(c, arg, opts, state);
 
 	if (ret < 0)
 		ret = parse_pbkdf_option(c, arg, opts, state);
