@@ -541,5 +541,21 @@ err=$(udm open "$work/luks2.img" lk --key-file "$work/pass-no-newline" --nbd "$w
 check "open --nbd with a wrong passphrase exits 2" [ $? = 2 ]
 check "wrong passphrase starts no export" [ ! -e "$work/lk.sock" ]
 
+# The ext4 filesystem that Linux dm-crypt wrote reads back through the filter.
+if command -v debugfs >/dev/null && command -v xz >/dev/null; then
+	xz -dc tests/data/kernel-ext4.img.xz >"$work/kext4.img"
+	ktable=$(grep -v '^#' tests/data/kernel-ext4.txt | head -1)
+	(umask 077 && echo "${ktable/ DEV / - }" >"$work/kext4.table")
+	serve kext4 "$work/kext4.img" -r -- udmcrypt-table="$work/kext4.table"
+	nbdcopy "$(uri kext4)" "$work/kext4.plain"
+	stop kext4
+	kernel_files_ok=true
+	while read -r sum path; do
+		got=$(debugfs -R "cat /$path" "$work/kext4.plain" 2>/dev/null | sha256sum)
+		[ "${got%% *}" = "$sum" ] || kernel_files_ok=false
+	done < <(grep -v '^#' tests/data/kernel-ext4.txt | tail -n +2)
+	check "the kernel's ext4 image reads back through NBD" $kernel_files_ok
+fi
+
 echo "$((checks - failures)) passed, $failures failed"
 [ "$failures" = 0 ]
