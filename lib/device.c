@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "device_internal.h"
+#include "io.h"
 #include "log.h"
 #include "secmem.h"
 
@@ -83,57 +84,19 @@ bool udm_device_readonly(const struct udm_device *dev)
 	return dev->readonly;
 }
 
-static int pread_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;	/* the backing file shrank under us */
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Reads or writes the backing device of a target at a byte offset. */
 static int backing_read(const struct target *t, void *buf, size_t len, uint64_t off)
 {
 	if (t->blockdev)
 		return t->blockdev->ops->pread(t->blockdev->ctx, buf, len, off);
-	return pread_full(t->fd, buf, len, off);
+	return udm_read_at(t->fd, buf, len, off);
 }
 
 static int backing_write(const struct target *t, const void *buf, size_t len, uint64_t off)
 {
 	if (t->blockdev)
 		return t->blockdev->ops->pwrite(t->blockdev->ctx, buf, len, off);
-	return pwrite_full(t->fd, buf, len, off);
+	return udm_write_at(t->fd, buf, len, off);
 }
 
 static pthread_mutex_t *stripe_of(struct udm_device *dev, const struct target *t, uint64_t byte)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "hash.h"
+#include "io.h"
 #include "log.h"
 #include "pbkdf.h"
 #include "secmem.h"
@@ -34,56 +35,6 @@ struct udm_key *udm_key_new(size_t size)
 void udm_key_free(struct udm_key *key)
 {
 	udm_secure_free(key);
-}
-
-int udm_read_at(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int udm_write_at(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int udm_fd_size(int fd, uint64_t *bytes)
-{
-	struct stat st;
-
-	if (fstat(fd, &st))
-		return -errno;
-	if (S_ISBLK(st.st_mode))
-		return ioctl(fd, BLKGETSIZE64, bytes) ? -errno : 0;
-	*bytes = (uint64_t)st.st_size;
-	return 0;
 }
 
 int udm_volume_read(const struct udm_volume *vol, void *buf, size_t len, uint64_t off)

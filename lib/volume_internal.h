@@ -6,6 +6,7 @@
 #ifndef UDM_VOLUME_INTERNAL_H
 #define UDM_VOLUME_INTERNAL_H
 
+#include "io.h"
 #include "udmcrypt.h"
 
 #define LUKS_MAGIC "LUKS\xba\xbe"
@@ -66,10 +67,6 @@ int udm_uuid_generate(char *uuid);
 /* Checks the canonical 8-4-4-4-12 hex form. */
 bool udm_uuid_valid(const char *uuid);
 
-/* Reads or writes exactly len bytes at off. Returns 0 or -errno (-EIO for a
- * short read past the end of the file). */
-int udm_read_at(int fd, void *buf, size_t len, uint64_t off);
-int udm_write_at(int fd, const void *buf, size_t len, uint64_t off);
 
 /* I/O on the volume's header device, a file or a blockdev: 0 or -errno. */
 int udm_volume_read(const struct udm_volume *vol, void *buf, size_t len, uint64_t off);
@@ -77,8 +74,6 @@ int udm_volume_write(const struct udm_volume *vol, const void *buf, size_t len, 
 int udm_volume_size(const struct udm_volume *vol, uint64_t *bytes);
 int udm_volume_sync(const struct udm_volume *vol);
 
-/* Size of the file or block device behind fd, in bytes. */
-int udm_fd_size(int fd, uint64_t *bytes);
 
 /* Fills buf with bytes from the system's random generator. */
 int udm_random_bytes(void *buf, size_t len);
