@@ -44,10 +44,11 @@ static uint32_t rotl32(uint32_t v, unsigned n)
 }
 
 /*
- * Diffuser A runs 5 cycles with source words 2 and 5 places back, diffuser
- * B 3 cycles with words 2 and 5 places ahead (indices wrap); the rotation
- * of the second source depends on the word index modulo 4. Decryption
- * adds, from the first word on; encryption subtracts, from the last.
+ * Diffuser A runs 5 cycles with source words 2 and 5 places back, and
+ * diffuser B 3 cycles with words 2 and 5 places ahead; indices wrap. The
+ * rotation of the second source depends on the word index modulo 4.
+ * Decryption adds, from the first word on, and encryption subtracts, from
+ * the last.
  */
 static const unsigned rot_a[4] = { 9, 0, 13, 0 };
 static const unsigned rot_b[4] = { 0, 10, 0, 25 };

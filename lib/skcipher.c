@@ -2,7 +2,7 @@
 /*
  * Chain-mode ciphers over OpenSSL and libgcrypt, named as the Linux crypto
  * API names them. The accepted key lengths follow the kernel's generic
- * implementations (crypto/aes_generic.c, serpent_generic.c and so on); a
+ * implementations (crypto/aes_generic.c, serpent_generic.c and so on). A
  * length the kernel takes but neither library implements is reported as
  * not supported.
  */
@@ -415,7 +415,7 @@ int udm_skcipher_setkey(struct udm_skcipher *sk, const uint8_t *key, size_t len,
 			     mode_names[sk->mode]);
 }
 
-/* ECB over whole blocks with the library transform; no IV. */
+/* Runs ECB over whole blocks with the library transform, without an IV. */
 int udm_skcipher_ecb(struct udm_skcipher *sk, uint8_t *data, size_t len, bool encrypt)
 {
 	int outl;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Device-mapper tables: "<start> <length> <target> <args...>" per line, with
- * the checks of the kernel's drivers/md/dm-table.c (the first target starts
- * at 0, targets adjoin without gaps, backing devices are large enough) and
- * the targets crypt, linear, zero and error.
+ * the targets crypt, linear, zero and error. The checks follow the kernel's
+ * drivers/md/dm-table.c: the first target starts at 0, targets adjoin
+ * without gaps, and backing devices are large enough.
  */
 #include <errno.h>
 #include <fcntl.h>
