@@ -10,7 +10,7 @@
  * Errors: every function returns 0 (or a count) on success and a negative
  * errno on failure. Functions that parse input also take a struct udm_error,
  * which receives one line for the user naming the field at fault and what is
- * accepted; it never contains key material.
+ * accepted. It never contains key material.
  */
 #ifndef UDMCRYPT_H
 #define UDMCRYPT_H
@@ -65,9 +65,9 @@ struct udm_blockdev {
 /*
  * Parses table (NUL-terminated, one target per line, '#' comments and blank
  * lines skipped), opens the backing devices and keys the ciphers. The table
- * text is not modified; the caller should wipe it after the call, since it
- * holds keys. On success *devp owns everything it needs.
- * Returns 0, -EINVAL for a malformed table (err says which field), -ENOENT or
+ * text is not modified. The caller should wipe it after the call, because it
+ * contains keys. On success *devp owns everything it needs.
+ * Returns 0, -EINVAL for a malformed table (err names the field), -ENOENT or
  * another errno for a backing device that cannot be opened, -ENOSPC for a
  * backing device too small for its target, -ENOTSUP for a valid but
  * unsupported feature.
@@ -168,7 +168,7 @@ struct udm_key {
 struct udm_key *udm_key_new(size_t size);
 void udm_key_free(struct udm_key *key);
 
-/* PBKDF costs of a new key slot; zero fields take cryptsetup 2.6 defaults
+/* PBKDF costs of a new key slot. Zero fields take cryptsetup 2.6 defaults
  * ("argon2id", sha256, 2000 ms, 1 GiB capped at half of RAM, 4 threads
  * capped at the CPU count). force_iterations skips the benchmark. */
 struct udm_pbkdf_params {

@@ -43,7 +43,7 @@ static bool is_hex_digit(char c)
 /*
  * Replaces every run of 16 or more hex digits in line with a placeholder.
  * A key written into the wrong field of a table would otherwise be echoed
- * in the message about that field; no other value in a message is that
+ * in the message about that field. No other value in a message is that
  * long a hex run.
  */
 static void redact_hex_runs(char *line, size_t size)

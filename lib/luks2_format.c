@@ -79,7 +79,7 @@ static int plan_layout(const struct udm_format_params *params, struct format_pla
 		plan->data_offset = (min + plan->keyslots_size + LUKS2_DATA_ALIGNMENT - 1) /
 				    LUKS2_DATA_ALIGNMENT * LUKS2_DATA_ALIGNMENT;
 
-	/* A detached header leaves the data device whole, unless told. */
+	/* A detached header leaves the data device whole unless data_offset is given. */
 	if (plan->detached)
 		plan->data_offset = params->data_offset * 512;
 

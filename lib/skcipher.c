@@ -335,7 +335,7 @@ static void choose_backends(struct udm_skcipher *sk, size_t key_len)
 	struct backend_choice *c = NULL;
 	const char *forced = getenv("UDMCRYPT_CIPHER_LIBRARY");
 
-	/* The tests run every known answer through each library. */
+	/* The tests run every known-answer vector through each library. */
 	if (forced && (!strcmp(forced, "openssl") || !strcmp(forced, "libgcrypt"))) {
 		memset(sk->use_gcrypt, !strcmp(forced, "libgcrypt"), sizeof(sk->use_gcrypt));
 		return;

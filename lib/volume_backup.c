@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * LUKS header backup and restore. A backup holds the first header_size()
+ * LUKS header backup and restore. A backup contains the first header_size()
  * bytes of the device (binary headers, metadata and key slots), like
  * cryptsetup's luksHeaderBackup. Restore writes only a backup that loads as
  * a valid LUKS header and, when the device still has a readable header,
@@ -82,7 +82,7 @@ int udm_luks_header_restore(const char *header_path, const char *backup_path,
 	uint64_t backup_bytes, device_bytes, header_bytes;
 	int fd = -1, r;
 
-	/* The loader's message says why a file is no valid header. */
+	/* The loader's message explains why a file is not a valid header. */
 	r = udm_luks_load(&backup, backup_path, UDM_VOLUME_ANY, false, err);
 	if (r)
 		return r;
