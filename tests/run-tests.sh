@@ -53,7 +53,9 @@ for script in tests/e2e/test-*.sh; do
 		echo "SKIP: $name: $(tail -1 "$log")"
 		skipped=$((skipped + 1))
 	else
-		echo "FAIL: $name (exit status $rc); its last lines:"
+		echo "FAIL: $name (exit status $rc); its failed checks:"
+		grep '^FAIL: ' "$log" | head -20
+		echo "and its last lines:"
 		tail -30 "$log"
 		failed=$((failed + 1))
 	fi
