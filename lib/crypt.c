@@ -16,6 +16,11 @@
 #include "log.h"
 #include "parse.h"
 #include "secmem.h"
+#include "workers.h"
+
+/* Bytes of one part of a conversion that worker threads share: a multiple
+ * of every sector size, large enough that claiming it costs nothing. */
+#define CONVERT_PART (64 * 1024)
 
 static bool is_power_of_2(unsigned v)
 {
@@ -395,7 +400,8 @@ static void slot_put(struct udm_crypt *cc, struct crypt_slot *slot)
 	pthread_mutex_unlock(&cc->slot_lock);
 }
 
-static int convert_sector(struct udm_crypt *cc, struct sector_request *req, uint64_t cc_sector)
+static int convert_sector(struct udm_crypt *cc, struct sector_request *req, const uint8_t *src,
+			  uint64_t cc_sector)
 {
 	int r = 0;
 
@@ -404,20 +410,27 @@ static int convert_sector(struct udm_crypt *cc, struct sector_request *req, uint
 	 * for larger sectors. */
 	req->key_index = (unsigned)(cc_sector & (cc->tfms_count - 1));
 
+	/* IV generators with a post step read or change the sector's data
+	 * around the cipher, so they work on it in place. */
+	if (src != req->data && cc->iv_ops && cc->iv_ops->post) {
+		memcpy(req->data, src, cc->sector_size);
+		src = req->data;
+	}
 	if (cc->iv_ops) {
 		r = cc->iv_ops->generate(cc, req);
 		if (r)
 			return r;
 	}
-	r = udm_skcipher_crypt(req->slot->tfms[req->key_index], req->iv, req->data,
-			       cc->sector_size, req->write);
+	r = udm_skcipher_crypt_to(req->slot->tfms[req->key_index], req->iv, src, req->data,
+				  cc->sector_size, req->write);
 	if (!r && cc->iv_ops && cc->iv_ops->post)
 		r = cc->iv_ops->post(cc, req);
 	return r;
 }
 
-int udm_crypt_convert(struct udm_crypt *cc, uint64_t sector, uint8_t *data, size_t len,
-		      bool write)
+/* Converts whole sectors with one slot, in the calling thread. */
+static int convert_range(struct udm_crypt *cc, uint64_t sector, const uint8_t *src,
+			 uint8_t *dst, size_t len, bool write)
 {
 	struct sector_request req = { .write = write };
 	uint64_t cc_sector = sector + cc->iv_offset;
@@ -428,8 +441,8 @@ int udm_crypt_convert(struct udm_crypt *cc, uint64_t sector, uint8_t *data, size
 	if (!req.slot)
 		return -ENOMEM;
 	for (size_t off = 0; off < len; off += cc->sector_size, cc_sector += step) {
-		req.data = data + off;
-		r = convert_sector(cc, &req, cc_sector);
+		req.data = dst + off;
+		r = convert_sector(cc, &req, src + off, cc_sector);
 		if (r) {
 			log_error("%s of sector %" PRIu64 " failed", write ? "encryption" :
 				  "decryption", sector + off / 512);
@@ -440,6 +453,43 @@ int udm_crypt_convert(struct udm_crypt *cc, uint64_t sector, uint8_t *data, size
 	udm_wipe(req.iv, sizeof(req.iv));
 	slot_put(cc, req.slot);
 	return r;
+}
+
+/* A conversion split into parts of CONVERT_PART bytes for the workers. */
+struct convert_job {
+	struct udm_crypt *cc;
+	uint64_t sector;
+	const uint8_t *src;
+	uint8_t *dst;
+	size_t len;
+	bool write;
+};
+
+static int convert_part(void *arg, unsigned part)
+{
+	struct convert_job *job = arg;
+	size_t off = (size_t)part * CONVERT_PART;
+	size_t len = job->len - off < CONVERT_PART ? job->len - off : CONVERT_PART;
+
+	return convert_range(job->cc, job->sector + off / 512, job->src + off, job->dst + off,
+			     len, job->write);
+}
+
+int udm_crypt_convert_to(struct udm_crypt *cc, uint64_t sector, const uint8_t *src,
+			 uint8_t *dst, size_t len, bool write)
+{
+	struct convert_job job = { cc, sector, src, dst, len, write };
+
+	if (len < 2 * CONVERT_PART)
+		return convert_range(cc, sector, src, dst, len, write);
+	return udm_workers_run((unsigned)((len + CONVERT_PART - 1) / CONVERT_PART), convert_part,
+			       &job);
+}
+
+int udm_crypt_convert(struct udm_crypt *cc, uint64_t sector, uint8_t *data, size_t len,
+		      bool write)
+{
+	return udm_crypt_convert_to(cc, sector, data, data, len, write);
 }
 
 unsigned udm_crypt_sector_size(const struct udm_crypt *cc)

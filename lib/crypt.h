@@ -38,6 +38,12 @@ void udm_crypt_free(struct udm_crypt *cc);
 int udm_crypt_convert(struct udm_crypt *cc, uint64_t sector, uint8_t *data, size_t len,
 		      bool write);
 
+/* As udm_crypt_convert, but reads src and writes dst, which are the same
+ * buffer or do not overlap. Conversions of 128 KiB or more are split over
+ * the worker threads. */
+int udm_crypt_convert_to(struct udm_crypt *cc, uint64_t sector, const uint8_t *src,
+			 uint8_t *dst, size_t len, bool write);
+
 unsigned udm_crypt_sector_size(const struct udm_crypt *cc);
 bool udm_crypt_allow_discards(const struct udm_crypt *cc);
 

@@ -185,10 +185,9 @@ static int crypt_write(struct udm_device *dev, struct target *t, const uint8_t *
 				bounce = malloc(chunk);
 			if (!bounce)
 				return -ENOMEM;
-			/* The one copy encryption needs: the caller's plaintext
-			 * stays untouched. */
-			memcpy(bounce, buf, chunk);
-			r = udm_crypt_convert(t->crypt, pos / 512, bounce, chunk, true);
+			/* The ciphertext goes to its own buffer, because the
+			 * caller's plaintext must stay untouched. */
+			r = udm_crypt_convert_to(t->crypt, pos / 512, buf, bounce, chunk, true);
 			if (!r)
 				r = backing_write(t, bounce, chunk, t->offset * 512 + pos);
 		}

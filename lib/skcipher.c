@@ -279,8 +279,8 @@ bad:
 			     " in steps of 8" : "", extra);
 }
 
-static int crypt_library_mode(struct udm_skcipher *sk, const uint8_t *iv, uint8_t *data,
-			      size_t len, bool encrypt);
+static int crypt_library_mode(struct udm_skcipher *sk, const uint8_t *iv, const uint8_t *src,
+			      uint8_t *dst, size_t len, bool encrypt);
 
 /* Sector sizes up to this many bytes count as small when picking a library. */
 #define SMALL_SECTOR 1024
@@ -312,7 +312,7 @@ static double time_backend(struct udm_skcipher *sk, bool gcrypt, uint8_t *buf, s
 		clock_gettime(CLOCK_MONOTONIC, &start);
 		for (size_t off = 0; off < 65536; off += sector) {
 			iv[0] = (uint8_t)(off / sector);
-			crypt_library_mode(sk, iv, buf + off, sector, encrypt);
+			crypt_library_mode(sk, iv, buf + off, buf + off, sector, encrypt);
 		}
 		clock_gettime(CLOCK_MONOTONIC, &end);
 		double t = (double)(end.tv_sec - start.tv_sec) +
@@ -435,8 +435,8 @@ int udm_skcipher_ecb(struct udm_skcipher *sk, uint8_t *data, size_t len, bool en
 	return 0;
 }
 
-static int crypt_library_mode(struct udm_skcipher *sk, const uint8_t *iv, uint8_t *data,
-			      size_t len, bool encrypt)
+static int crypt_library_mode(struct udm_skcipher *sk, const uint8_t *iv, const uint8_t *src,
+			      uint8_t *dst, size_t len, bool encrypt)
 {
 	bool use_gcrypt = sk->gcry && (!sk->evp_enc ||
 				       sk->use_gcrypt[len > SMALL_SECTOR][encrypt]);
@@ -448,7 +448,7 @@ static int crypt_library_mode(struct udm_skcipher *sk, const uint8_t *iv, uint8_
 
 		if (sk->iv_size && EVP_CipherInit_ex2(ctx, NULL, NULL, iv, -1, NULL) != 1)
 			return -EIO;
-		if (EVP_CipherUpdate(ctx, data, &outl, data, (int)len) != 1)
+		if (EVP_CipherUpdate(ctx, dst, &outl, src, (int)len) != 1)
 			return -EIO;
 		return 0;
 	}
@@ -459,20 +459,33 @@ static int crypt_library_mode(struct udm_skcipher *sk, const uint8_t *iv, uint8_
 		e = gcry_cipher_setiv(sk->gcry, iv, sk->iv_size);
 	else
 		e = 0;
+	/* libgcrypt converts in place when given no input buffer. */
+	if (src == dst)
+		src = NULL;
 	if (!e)
-		e = encrypt ? gcry_cipher_encrypt(sk->gcry, data, len, NULL, 0)
-			    : gcry_cipher_decrypt(sk->gcry, data, len, NULL, 0);
+		e = encrypt ? gcry_cipher_encrypt(sk->gcry, dst, len, src, src ? len : 0)
+			    : gcry_cipher_decrypt(sk->gcry, dst, len, src, src ? len : 0);
 	return e ? -EIO : 0;
+}
+
+int udm_skcipher_crypt_to(struct udm_skcipher *sk, const uint8_t *iv, const uint8_t *src,
+			  uint8_t *dst, size_t len, bool encrypt)
+{
+	if (!sk->null_cipher && !sk->mode_here)
+		return crypt_library_mode(sk, iv, src, dst, len, encrypt);
+
+	/* cipher_null and the modes built here work in place. */
+	if (src != dst)
+		memcpy(dst, src, len);
+	if (sk->null_cipher)
+		return 0;
+	if (sk->mode == MODE_PCBC)
+		return udm_pcbc_crypt(sk, iv, dst, len, encrypt);
+	return udm_lrw_crypt(sk, sk->lrw_table, iv, dst, len, encrypt);
 }
 
 int udm_skcipher_crypt(struct udm_skcipher *sk, const uint8_t *iv, uint8_t *data, size_t len,
 		       bool encrypt)
 {
-	if (sk->null_cipher)
-		return 0;
-	if (!sk->mode_here)
-		return crypt_library_mode(sk, iv, data, len, encrypt);
-	if (sk->mode == MODE_PCBC)
-		return udm_pcbc_crypt(sk, iv, data, len, encrypt);
-	return udm_lrw_crypt(sk, sk->lrw_table, iv, data, len, encrypt);
+	return udm_skcipher_crypt_to(sk, iv, data, data, len, encrypt);
 }

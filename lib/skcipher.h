@@ -44,6 +44,11 @@ unsigned udm_skcipher_blocksize(const struct udm_skcipher *sk);
 int udm_skcipher_crypt(struct udm_skcipher *sk, const uint8_t *iv, uint8_t *data, size_t len,
 		       bool encrypt);
 
+/* As udm_skcipher_crypt, but reads src and writes dst, which are the same
+ * buffer or do not overlap. */
+int udm_skcipher_crypt_to(struct udm_skcipher *sk, const uint8_t *iv, const uint8_t *src,
+			  uint8_t *dst, size_t len, bool encrypt);
+
 /* Names of the ciphers and modes, for messages and --help. */
 const char *udm_skcipher_cipher_names(void);
 const char *udm_skcipher_mode_names(void);

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Tests of the worker pool and of conversions split over it. Every part
+ * runs once, errors reach the caller, workers take parts, and a forked
+ * child gets its own workers. A split conversion gives the same bytes as
+ * one sector at a time, in place and into a separate buffer.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "crypt.h"
+#include "test.h"
+#include "workers.h"
+
+#define PARTS 1000
+#define BIG (8u << 20)
+
+struct count_job {
+	atomic_uint runs[PARTS];
+	unsigned fail_part;	/* PARTS for none */
+};
+
+static int count_part(void *arg, unsigned part)
+{
+	struct count_job *job = arg;
+
+	atomic_fetch_add(&job->runs[part], 1);
+	return part == job->fail_part ? -EIO : 0;
+}
+
+static void test_every_part_once(void)
+{
+	static struct count_job job;
+	unsigned wrong = 0;
+	int r;
+
+	job.fail_part = PARTS;
+	r = udm_workers_run(PARTS, count_part, &job);
+	for (unsigned i = 0; i < PARTS; i++)
+		wrong += atomic_load(&job.runs[i]) != 1;
+	test_result("workers run every part once", !r && !wrong,
+		    "returned %d, %u parts not run exactly once", r, wrong);
+
+	memset(&job, 0, sizeof(job));
+	job.fail_part = 17;
+	r = udm_workers_run(PARTS, count_part, &job);
+	wrong = 0;
+	for (unsigned i = 0; i < PARTS; i++)
+		wrong += atomic_load(&job.runs[i]) != 1;
+	test_result("workers return a part's error", r == -EIO && !wrong,
+		    "returned %d, %u parts not run exactly once", r, wrong);
+	test_result("workers run an empty job", udm_workers_run(0, count_part, &job) == 0,
+		    "an empty job failed");
+}
+
+/* Runs large jobs until a worker has taken a part: the caller could take
+ * them all on a busy machine, so one job proves nothing either way. */
+static bool workers_help(void)
+{
+	static struct count_job job;
+	uint64_t before = udm_workers_parts_helped();
+
+	job.fail_part = PARTS;
+	for (int i = 0; i < 200 && udm_workers_parts_helped() == before; i++)
+		udm_workers_run(PARTS, count_part, &job);
+	return udm_workers_parts_helped() > before;
+}
+
+static void test_workers_help(void)
+{
+	pid_t pid;
+	int status;
+
+	test_result("workers take parts", workers_help(), "no worker took a part in 200 jobs");
+
+	/* The child of a fork has no workers until it starts its own. */
+	pid = fork();
+	if (pid == 0)
+		_exit(workers_help() ? 0 : 1);
+	test_result("forked child gets workers", pid > 0 && waitpid(pid, &status, 0) == pid &&
+		    WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "the child's jobs got no help from workers");
+}
+
+static struct udm_crypt *make_crypt(const char *cipher, const char *key, unsigned sector_size)
+{
+	char option[32];
+	const char *options[] = { option, "iv_large_sectors" };
+	struct udm_crypt_args args = {
+		.cipher = cipher, .key = key, .iv_offset = 3 * (sector_size / 512),
+		.length = BIG / 512 + 1024,
+		.options = options, .n_options = sector_size == 512 ? 0 : 2,
+	};
+	struct udm_crypt *cc = NULL;
+	struct udm_error err = { 0 };
+
+	snprintf(option, sizeof(option), "sector_size:%u", sector_size);
+	if (udm_crypt_new(&cc, &args, &err))
+		printf("# %s: %s\n", cipher, err.msg);
+	return cc;
+}
+
+/* Converts 8 MiB in one split call, in place and into another buffer, and
+ * compares both with one call per sector. */
+static void test_split_conversion(const char *cipher, const char *key, unsigned sector_size)
+{
+	struct udm_crypt *cc = make_crypt(cipher, key, sector_size);
+	uint8_t *plain = malloc(BIG), *whole = malloc(BIG), *apart = malloc(BIG);
+	uint64_t start = 100 * (sector_size / 512);
+	char name[160];
+	bool ok;
+
+	snprintf(name, sizeof(name), "split %s, %u-byte sectors", cipher, sector_size);
+	if (!cc || !plain || !whole || !apart) {
+		test_result(name, false, "setup failed");
+		goto out;
+	}
+	for (size_t i = 0; i < BIG; i++)
+		plain[i] = (uint8_t)(i * 131 + i / 4096);
+
+	memcpy(apart, plain, BIG);
+	ok = true;
+	for (size_t off = 0; off < BIG && ok; off += sector_size)
+		ok = !udm_crypt_convert(cc, start + off / 512, apart + off, sector_size, true);
+	ok = ok && !udm_crypt_convert_to(cc, start, plain, whole, BIG, true);
+	test_result(name, ok && !memcmp(whole, apart, BIG),
+		    "split encryption differs from one sector at a time");
+
+	snprintf(name, sizeof(name), "split %s, %u-byte sectors, in place", cipher, sector_size);
+	ok = !udm_crypt_convert(cc, start, whole, BIG, false);
+	test_result(name, ok && !memcmp(whole, plain, BIG), "split decryption differs");
+
+	/* As with any job, the caller alone may finish one conversion. */
+	snprintf(name, sizeof(name), "split %s, %u-byte sectors, uses workers", cipher,
+		 sector_size);
+	uint64_t helped = udm_workers_parts_helped();
+	for (int i = 0; i < 50 && udm_workers_parts_helped() == helped; i++)
+		udm_crypt_convert_to(cc, start, plain, whole, BIG, true);
+	test_result(name, udm_workers_parts_helped() > helped, "no worker took a part");
+out:
+	udm_crypt_free(cc);
+	free(plain);
+	free(whole);
+	free(apart);
+}
+
+int main(void)
+{
+	const char *key64 = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+			    "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+	/* Workers even where the machine has one CPU. */
+	setenv("UDMCRYPT_THREADS", "4", 1);
+	test_result("threads from UDMCRYPT_THREADS", udm_workers_threads() == 4,
+		    "got %u threads", udm_workers_threads());
+	test_every_part_once();
+	test_workers_help();
+
+	test_split_conversion("aes-xts-plain64", key64, 4096);
+	test_split_conversion("aes-xts-plain64", key64, 512);
+	test_split_conversion("aes:2-cbc-essiv:sha256", key64, 512);
+	/* lmk and elephant change the data around the cipher. */
+	test_split_conversion("aes-cbc-lmk", key64 + 64, 512);
+	test_split_conversion("aes-cbc-elephant", key64, 4096);
+	return test_failures ? 1 : 0;
+}
