@@ -256,10 +256,12 @@ static int slot_new(struct udm_crypt *cc, struct crypt_slot **slotp, struct udm_
 	if (!slot->tfms || !slot->essiv)
 		goto fail;
 	for (unsigned i = 0; i < cc->tfms_count; i++) {
+		/* cipher_null with the key "-" has no key buffer at all. */
+		const uint8_t *subkey = cc->key ? cc->key + i * subkey_size : NULL;
+
 		r = udm_skcipher_alloc(&slot->tfms[i], cc->cipher_name, cc->chain_mode, err);
 		if (!r)
-			r = udm_skcipher_setkey(slot->tfms[i], cc->key + i * subkey_size,
-						subkey_size, err);
+			r = udm_skcipher_setkey(slot->tfms[i], subkey, subkey_size, err);
 		if (r)
 			goto fail;
 	}
