@@ -2,7 +2,8 @@
 # when nbdkit's development files are installed, the nbdkit filter
 # nbdkit-udmcrypt-filter.so; "make SANITIZE=1" builds everything but the
 # filter with AddressSanitizer and UndefinedBehaviorSanitizer into
-# build-san/.
+# build-san/. "make fuzz" builds the libFuzzer harnesses of fuzz/ with
+# clang into build-fuzz/ (scripts/fuzz.sh runs them).
 
 CC ?= cc
 PKGS := libcrypto libgcrypt fuse3 zlib libargon2 json-c
@@ -79,7 +80,7 @@ check: all
 	tests/run-tests.sh $(BUILD)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 .PHONY: all check clean
 .SECONDARY:
@@ -99,3 +100,46 @@ ifeq ($(HAVE_NBDKIT),1)
 endif
 
 .PHONY: install
+
+# libFuzzer harnesses: build-fuzz/fuzz-NAME from fuzz/NAME.c. The library
+# and the frontend files a harness links are instrumented for coverage
+# (fuzzer-no-link) and built with AddressSanitizer and UBSan. Secure memory
+# comes from the heap (UDM_SECMEM_HEAP), where ASan checks its bounds.
+FUZZ_CC ?= clang
+FUZZ_BUILD := build-fuzz
+FUZZ_SANITIZE := address,undefined
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude -Ilib -Ifuzz \
+	-Isrc/fuse -Isrc/nbd \
+	$(WARN) $(PKG_CFLAGS) -O1 -g -fno-omit-frame-pointer \
+	-fsanitize=$(FUZZ_SANITIZE) -fno-sanitize-recover=undefined \
+	-DUDM_SECMEM_HEAP -MMD -MP
+FUZZ_NAMES := table luks1 luks2 luks2-json plain control
+FUZZ_FRONTEND_OBJS_control := $(FUZZ_BUILD)/src/fuse/control.o
+ifeq ($(HAVE_NBDKIT),1)
+FUZZ_NAMES += nbd-options
+FUZZ_CFLAGS += $(shell pkg-config --cflags nbdkit)
+FUZZ_FRONTEND_OBJS_nbd-options := $(FUZZ_BUILD)/src/nbd/options.o \
+	$(FUZZ_BUILD)/src/nbd/table.o $(FUZZ_BUILD)/fuzz/nbdkit-stubs.o
+endif
+FUZZ_BINS := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz-%)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
+
+fuzz: $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/libudmcrypt.a: $(FUZZ_LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+.SECONDEXPANSION:
+$(FUZZ_BUILD)/fuzz-%: $(FUZZ_BUILD)/fuzz/%.o $$(FUZZ_FRONTEND_OBJS_$$*) $(FUZZ_BUILD)/libudmcrypt.a
+	$(FUZZ_CC) -fsanitize=fuzzer,$(FUZZ_SANITIZE) -o $@ $^ $(PKG_LIBS)
+
+.PHONY: fuzz
+
+-include $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/%.d)
+-include $(FUZZ_BUILD)/src/fuse/control.d $(FUZZ_BUILD)/src/nbd/options.d \
+	$(FUZZ_BUILD)/src/nbd/table.d $(FUZZ_BUILD)/fuzz/nbdkit-stubs.d

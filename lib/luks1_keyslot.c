@@ -170,9 +170,19 @@ static int open_slot(struct udm_volume *vol, int slot, const char *pass, size_t 
 	uint8_t *slot_key = udm_secure_alloc(hdr->key_bytes);
 	uint8_t *material = udm_secure_alloc(area);
 	struct udm_pbkdf kdf;
+	char what[32];
 	int r = -ENOMEM;
 
 	if (!slot_key || !material)
+		goto out;
+	pbkdf2_of(hdr, s->iterations, &kdf);
+	snprintf(what, sizeof(what), "key slot %d", slot);
+	r = udm_pbkdf_check_limits(&kdf, what, err);
+	if (r)
+		goto out;
+	pbkdf2_of(hdr, hdr->mk_iterations, &kdf);
+	r = udm_pbkdf_check_limits(&kdf, "the volume key digest", err);
+	if (r)
 		goto out;
 	pbkdf2_of(hdr, s->iterations, &kdf);
 	r = udm_pbkdf_derive(&kdf, pass, pass_len, s->salt, LUKS1_SALT_BYTES, slot_key,

@@ -7,6 +7,7 @@
 #include <argon2.h>
 #include <errno.h>
 #include <gcrypt.h>
+#include <inttypes.h>
 #include <string.h>
 #include <time.h>
 
@@ -79,21 +80,72 @@ static int pbkdf2(const struct udm_pbkdf *pbkdf, const void *pass, size_t pass_l
 			       pbkdf->iterations, out_len, out) ? -EIO : 0;
 }
 
-int udm_pbkdf_derive(const struct udm_pbkdf *pbkdf, const void *pass, size_t pass_len,
-		     const uint8_t *salt, size_t salt_len, uint8_t *out, size_t out_len)
+static struct udm_pbkdf_limits limits = {
+	.max_iterations = UINT32_MAX,
+	.max_time = UINT32_MAX,
+	.max_memory_kb = UDM_ARGON2_MAX_MEMORY_KB,
+};
+
+void udm_pbkdf_set_limits(const struct udm_pbkdf_limits *new_limits)
+{
+	limits = *new_limits;
+}
+
+int udm_pbkdf_check_limits(const struct udm_pbkdf *pbkdf, const char *what,
+			   struct udm_error *err)
 {
 	argon2_type type;
-	int r;
 
 	if (!is_argon2(pbkdf, &type)) {
-		if (strcmp(pbkdf->type, "pbkdf2") || !pbkdf->iterations)
-			return -EINVAL;
-		return pbkdf2(pbkdf, pass, pass_len, salt, salt_len, out, out_len);
+		if (pbkdf->iterations > limits.max_iterations) {
+			udm_error_set(err, "%s: PBKDF2 iteration count %" PRIu32 " is above the "
+				      "limit of %" PRIu32, what, pbkdf->iterations, limits.max_iterations);
+			return -E2BIG;
+		}
+		return 0;
 	}
-	if (!pbkdf->iterations || !pbkdf->parallel || pbkdf->memory_kb < 8 * pbkdf->parallel)
+	if (pbkdf->iterations > limits.max_time) {
+		udm_error_set(err, "%s: Argon2 time cost %" PRIu32 " is above the limit of %"
+			      PRIu32, what, pbkdf->iterations, limits.max_time);
+		return -E2BIG;
+	}
+	if (pbkdf->memory_kb > limits.max_memory_kb) {
+		udm_error_set(err, "%s: Argon2 memory cost %" PRIu32 " KiB is above the limit "
+			      "of %" PRIu32 " KiB", what, pbkdf->memory_kb, limits.max_memory_kb);
+		return -E2BIG;
+	}
+	return 0;
+}
+
+/*
+ * Runs Argon2 with one lane per unit of parallel cost but at most
+ * UDM_ARGON2_MAX_PARALLEL threads: the result depends on the lanes only,
+ * and a header asking for thousands of lanes must not start a thread each.
+ */
+static int argon2(argon2_type type, const struct udm_pbkdf *pbkdf, const void *pass,
+		  size_t pass_len, const uint8_t *salt, size_t salt_len, uint8_t *out,
+		  size_t out_len)
+{
+	argon2_context ctx = {
+		.out = out,
+		.outlen = (uint32_t)out_len,
+		.pwd = (uint8_t *)(uintptr_t)pass,
+		.pwdlen = (uint32_t)pass_len,
+		.salt = (uint8_t *)(uintptr_t)salt,
+		.saltlen = (uint32_t)salt_len,
+		.t_cost = pbkdf->iterations,
+		.m_cost = pbkdf->memory_kb,
+		.lanes = pbkdf->parallel,
+		.threads = pbkdf->parallel < UDM_ARGON2_MAX_PARALLEL ? pbkdf->parallel :
+								     UDM_ARGON2_MAX_PARALLEL,
+		.version = ARGON2_VERSION_13,
+		.flags = ARGON2_DEFAULT_FLAGS,
+	};
+	int r;
+
+	if (pass_len > UINT32_MAX || salt_len > UINT32_MAX || out_len > UINT32_MAX)
 		return -EINVAL;
-	r = argon2_hash(pbkdf->iterations, pbkdf->memory_kb, pbkdf->parallel, pass, pass_len,
-			salt, salt_len, out, out_len, NULL, 0, type, ARGON2_VERSION_13);
+	r = argon2_ctx(&ctx, type);
 	if (r == ARGON2_MEMORY_ALLOCATION_ERROR)
 		return -ENOMEM;
 	if (r != ARGON2_OK) {
@@ -101,6 +153,23 @@ int udm_pbkdf_derive(const struct udm_pbkdf *pbkdf, const void *pass, size_t pas
 		return -EINVAL;
 	}
 	return 0;
+}
+
+int udm_pbkdf_derive(const struct udm_pbkdf *pbkdf, const void *pass, size_t pass_len,
+		     const uint8_t *salt, size_t salt_len, uint8_t *out, size_t out_len)
+{
+	argon2_type type;
+
+	if (udm_pbkdf_check_limits(pbkdf, "PBKDF", NULL))
+		return -E2BIG;
+	if (!is_argon2(pbkdf, &type)) {
+		if (strcmp(pbkdf->type, "pbkdf2") || !pbkdf->iterations)
+			return -EINVAL;
+		return pbkdf2(pbkdf, pass, pass_len, salt, salt_len, out, out_len);
+	}
+	if (!pbkdf->iterations || !pbkdf->parallel || pbkdf->memory_kb < 8ULL * pbkdf->parallel)
+		return -EINVAL;
+	return argon2(type, pbkdf, pass, pass_len, salt, salt_len, out, out_len);
 }
 
 int udm_pbkdf_check(const struct udm_pbkdf *pbkdf, struct udm_error *err)

@@ -112,13 +112,18 @@ char *udm_plain_table(const char *data_path, const struct udm_plain_params *para
 			      PLAIN_MAX_KEY);
 		goto fail;
 	}
+	if (sector < 512 || sector > 4096 || (sector & (sector - 1))) {
+		udm_error_set(err, "invalid sector size %u: accepted are 512, 1024, 2048 and 4096 "
+			      "bytes", sector);
+		goto fail;
+	}
 	if (plain_key(hash, key, key_len, pass, pass_len, err) ||
 	    data_sectors(data_path, &device, err))
 		goto fail;
 	if (!size)
 		size = device > params->offset ? device - params->offset : 0;
 	size -= size % (sector / 512);
-	if (!size || params->offset + size > device) {
+	if (!size || params->offset > device || size > device - params->offset) {
 		udm_error_set(err, "device %s is too small: %" PRIu64 " sectors, offset %" PRIu64
 			      ", size %" PRIu64, data_path, device, params->offset, size);
 		goto fail;

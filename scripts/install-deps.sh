@@ -6,6 +6,7 @@ packages=(
 	libssl-dev libgcrypt20-dev libfuse3-dev zlib1g-dev libargon2-dev libjson-c-dev
 	fuse3 e2fsprogs util-linux xz-utils kmod cryptsetup-bin qemu-utils
 	nbdkit nbdkit-plugin-dev libnbd-bin python3
+	clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -304,7 +304,9 @@ static int send_reply(int fd, int status, const char *body)
 	return ret;
 }
 
-static int read_request(int fd, char *line, size_t size)
+/* Receives one request line, without its newline, into line. Returns its
+ * length or a negative errno; -EMSGSIZE when it does not fit. */
+static ssize_t read_request(int fd, char *line, size_t size)
 {
 	size_t len = 0;
 	ssize_t got;
@@ -320,7 +322,29 @@ static int read_request(int fd, char *line, size_t size)
 		len++;
 	}
 	line[len] = '\0';
-	return len + 1 < size ? 0 : -EMSGSIZE;
+	return len + 1 < size ? (ssize_t)len : -EMSGSIZE;
+}
+
+int control_request_parse(const char *line, size_t len, enum control_op *op)
+{
+	static const struct {
+		const char *name;
+		enum control_op op;
+	} requests[] = {
+		{ "table", CONTROL_TABLE },
+		{ "table-keys", CONTROL_TABLE_KEYS },
+		{ "status", CONTROL_STATUS },
+		{ "info", CONTROL_INFO },
+		{ "remove", CONTROL_REMOVE },
+	};
+
+	for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+		if (strlen(requests[i].name) == len && !memcmp(line, requests[i].name, len)) {
+			*op = requests[i].op;
+			return 0;
+		}
+	}
+	return -EINVAL;
 }
 
 static void serve_table(struct control_server *server, int fd, bool show_keys)
@@ -374,6 +398,8 @@ static void serve_client(struct control_server *server, int fd)
 	char request[REQUEST_MAX];
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	ssize_t len_or_error;
+	enum control_op op;
 
 	set_socket_timeout(fd, SERVER_IO_TIMEOUT_MS);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
@@ -386,27 +412,33 @@ static void serve_client(struct control_server *server, int fd)
 		send_reply(fd, -EACCES, NULL);
 		return;
 	}
-	if (read_request(fd, request, sizeof(request))) {
+	len_or_error = read_request(fd, request, sizeof(request));
+	if (len_or_error < 0 ||
+	    control_request_parse(request, (size_t)len_or_error, &op)) {
+		daemon_log(DAEMON_LOG_WARN, "invalid control request from uid %u",
+			   (unsigned)cred.uid);
 		send_reply(fd, -EINVAL, NULL);
 		return;
 	}
 
-	if (strcmp(request, "table") == 0) {
+	switch (op) {
+	case CONTROL_TABLE:
 		serve_table(server, fd, false);
-	} else if (strcmp(request, "table-keys") == 0) {
+		break;
+	case CONTROL_TABLE_KEYS:
 		daemon_log(DAEMON_LOG_INFO, "table with keys requested by uid %u",
 			   (unsigned)cred.uid);
 		serve_table(server, fd, true);
-	} else if (strcmp(request, "status") == 0) {
+		break;
+	case CONTROL_STATUS:
 		serve_status(server, fd);
-	} else if (strcmp(request, "info") == 0) {
+		break;
+	case CONTROL_INFO:
 		serve_info(server, fd);
-	} else if (strcmp(request, "remove") == 0) {
+		break;
+	case CONTROL_REMOVE:
 		serve_remove(server, fd, cred.uid);
-	} else {
-		daemon_log(DAEMON_LOG_WARN, "unknown control request from uid %u",
-			   (unsigned)cred.uid);
-		send_reply(fd, -EINVAL, NULL);
+		break;
 	}
 }
 

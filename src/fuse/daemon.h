@@ -6,6 +6,7 @@
 #ifndef UDMCRYPT_DAEMON_H
 #define UDMCRYPT_DAEMON_H
 
+#include <stddef.h>
 #include <time.h>
 
 #include "frontend.h"
@@ -33,6 +34,19 @@ int control_server_start(struct control_server **serverp, const struct mapping_p
 			 struct udm_device *dev, const struct control_hooks *hooks);
 /* Stops the thread, closes and unlinks the socket. Takes NULL. */
 void control_server_stop(struct control_server *server);
+
+enum control_op {
+	CONTROL_TABLE,
+	CONTROL_TABLE_KEYS,
+	CONTROL_STATUS,
+	CONTROL_INFO,
+	CONTROL_REMOVE,
+};
+
+/* Parses one request line of len bytes, without its newline: the name of
+ * a request exactly, so a NUL byte or trailing text rejects it. Returns 0
+ * or -EINVAL. */
+int control_request_parse(const char *line, size_t len, enum control_op *op);
 
 /* daemon_log.c */
 
