@@ -537,6 +537,16 @@ static char *luks1_table(struct udm_volume *vol, const struct udm_key *key, cons
 			      vol->path);
 		return NULL;
 	}
+	/* Offset 0 is for a detached header: on the header's own device the
+	 * mapping would overwrite the header and the key slots. */
+	if ((uint64_t)h->payload_offset * LUKS1_SECTOR < luks1_keyslots_end(h) &&
+	    udm_volume_same_device(vol, data_path)) {
+		udm_error_set(err, "payload offset %" PRIu32 " is inside the header and key slots "
+			      "of %s, which end at sector %" PRIu64 ": a payload on the header's "
+			      "device must start after them", h->payload_offset, data_path,
+			      luks1_keyslots_end(h) / LUKS1_SECTOR);
+		return NULL;
+	}
 	if (data_sectors <= h->payload_offset) {
 		udm_error_set(err, "device %s is too small for the payload: it has %" PRIu64
 			      " sectors, and the payload starts at sector %" PRIu32, data_path,

@@ -159,6 +159,23 @@ static bool keyslot_bound(json_object *jobj, int slot)
 	       luks2_array_has(segments, 0);
 }
 
+/* Fails with -E2BIG before any work when the key slot's PBKDF or its
+ * digest's PBKDF2 costs more than the ceilings of udm_pbkdf_set_limits. */
+static int check_cost_limits(const struct luks2_keyslot *ks, const struct luks2_digest *dg,
+			     struct udm_error *err)
+{
+	struct udm_pbkdf digest_pbkdf = { .type = "pbkdf2", .iterations = dg->iterations };
+	char what[32];
+	int r;
+
+	snprintf(what, sizeof(what), "key slot %d", ks->id);
+	r = udm_pbkdf_check_limits(&ks->pbkdf, what, err);
+	if (r)
+		return r;
+	snprintf(what, sizeof(what), "digest %d", dg->id);
+	return udm_pbkdf_check_limits(&digest_pbkdf, what, err);
+}
+
 static int try_keyslot(struct udm_volume *vol, int slot, const char *pass, size_t pass_len,
 		       struct udm_key **keyp, struct udm_error *err)
 {
@@ -176,6 +193,9 @@ static int try_keyslot(struct udm_volume *vol, int slot, const char *pass, size_
 		return -ENOENT;
 	}
 	r = luks2_digest_read(jobj, ks.digest, &dg, err);
+	if (r)
+		return r;
+	r = check_cost_limits(&ks, &dg, err);
 	if (r)
 		return r;
 	key = udm_key_new(ks.key_size);
@@ -246,7 +266,11 @@ static int unlock_any(struct udm_volume *vol, const char *pass, size_t pass_len,
 			*err = first_err;
 		return first_r;
 	}
-	udm_error_set(err, "no key slot of %s accepts this passphrase", vol->path);
+	if (first_r)
+		udm_error_set(err, "no key slot of %s accepts this passphrase, and one could not "
+			      "be tried: %s", vol->path, first_err.msg);
+	else
+		udm_error_set(err, "no key slot of %s accepts this passphrase", vol->path);
 	return -EPERM;
 }
 
@@ -619,6 +643,16 @@ static char *luks2_table(struct udm_volume *vol, const struct udm_key *key,
 
 	if (check_requirements(vol, "map", err) || read_data_segment(vol, data_sectors, &seg, err))
 		return NULL;
+	/* Offset 0 is for a detached header: on the header's own device the
+	 * mapping would overwrite the metadata and the key slots. */
+	if (seg.offset * 512 < luks2_header_area_size(&luks2_of(vol)->hdr) &&
+	    udm_volume_same_device(vol, data_path)) {
+		udm_error_set(err, "segment 0 offset %" PRIu64 " is inside the header and key slots "
+			      "of %s, which end at byte %" PRIu64 ": a data segment on the "
+			      "header's device must start after them", seg.offset * 512, data_path,
+			      luks2_header_area_size(&luks2_of(vol)->hdr));
+		return NULL;
+	}
 	if (luks2_verify_key(vol, key)) {
 		udm_error_set(err, "the volume key does not match the digest of %s", vol->path);
 		return NULL;

@@ -235,6 +235,7 @@ int luks2_keyslot_open(const struct udm_volume *vol, const struct luks2_keyslot 
 {
 	size_t material_len = luks2_af_bytes(ks->key_size, ks->stripes);
 	uint8_t *derived = NULL, *material = udm_secure_alloc(material_len);
+	struct udm_error area_err = { .msg = "" };
 	int r;
 
 	if (!material)
@@ -248,9 +249,12 @@ int luks2_keyslot_open(const struct udm_volume *vol, const struct luks2_keyslot 
 		goto out;
 	}
 	r = luks2_area_crypt(ks->encryption, derived, ks->area_key_size, material, material_len,
-			     false, err);
-	if (!r)
-		r = udm_af_merge(material, ks->key_size, ks->stripes, ks->af_hash, key);
+			     false, &area_err);
+	if (r) {
+		udm_error_set(err, "key slot %d: %s", ks->id, area_err.msg);
+		goto out;
+	}
+	r = udm_af_merge(material, ks->key_size, ks->stripes, ks->af_hash, key);
 	if (r == -EINVAL)
 		udm_error_set(err, "key slot %d: cannot merge the key with AF hash '%s'", ks->id,
 			      ks->af_hash);

@@ -65,6 +65,19 @@ int udm_volume_sync(const struct udm_volume *vol)
 	return fsync(vol->fd) ? -errno : 0;
 }
 
+bool udm_volume_same_device(const struct udm_volume *vol, const char *data_path)
+{
+	struct stat header, data;
+
+	if (vol->blockdev)
+		return !strcmp(data_path, vol->blockdev->name);
+	if (fstat(vol->fd, &header) || stat(data_path, &data))
+		return false;
+	if (S_ISBLK(header.st_mode) && S_ISBLK(data.st_mode))
+		return header.st_rdev == data.st_rdev;
+	return header.st_dev == data.st_dev && header.st_ino == data.st_ino;
+}
+
 int udm_random_bytes(void *buf, size_t len)
 {
 	uint8_t *p = buf;
@@ -164,16 +177,19 @@ static const struct volume_ops *ops_of(enum udm_volume_type type)
 	return type == UDM_VOLUME_LUKS1 ? &udm_luks1_ops : &udm_luks2_ops;
 }
 
-/* Reads the LUKS magic and version; returns the type or -ENODEV. */
-static int probe(const struct udm_volume *vol)
+/* Reads the LUKS magic and version. Returns the type, or -ENODEV with
+ * *version set to the unknown version, or to -1 when there is no magic. */
+static int probe(const struct udm_volume *vol, int *version)
 {
 	uint8_t hdr[8];
 
+	*version = -1;
 	if (udm_volume_read(vol, hdr, sizeof(hdr), 0) || memcmp(hdr, LUKS_MAGIC, LUKS_MAGIC_LEN))
 		return -ENODEV;
-	if (hdr[6] == 0 && hdr[7] == 1)
+	*version = hdr[6] << 8 | hdr[7];
+	if (*version == 1)
 		return UDM_VOLUME_LUKS1;
-	if (hdr[6] == 0 && hdr[7] == 2)
+	if (*version == 2)
 		return UDM_VOLUME_LUKS2;
 	return -ENODEV;
 }
@@ -203,11 +219,29 @@ static int volume_new(struct udm_volume **volp, const char *path, bool writable,
 	return 0;
 }
 
+/*
+ * A LUKS2 primary header whose version field was damaged to 1 looks like
+ * LUKS1. When LUKS1 rejects it, a valid LUKS2 secondary header is used,
+ * and the loader warns that the primary is damaged. Otherwise the LUKS1
+ * error r is returned.
+ */
+static int load_luks2_instead(struct udm_volume *vol, int r)
+{
+	vol->ops->destroy(vol);
+	vol->ops = &udm_luks2_ops;
+	if (!vol->ops->load(vol, NULL))
+		return 0;
+	vol->ops->destroy(vol);
+	vol->ops = NULL;
+	return r;
+}
+
 /* Probes and loads the header of a new volume; frees it on failure. */
 static int load_volume(struct udm_volume *vol, struct udm_volume **volp,
 		       enum udm_volume_type type, struct udm_error *err)
 {
-	int found = probe(vol);
+	int version;
+	int found = probe(vol, &version);
 	int r;
 
 	/* A damaged primary LUKS2 header may leave a valid secondary, which
@@ -222,14 +256,22 @@ static int load_volume(struct udm_volume *vol, struct udm_volume **volp,
 		vol->ops = NULL;
 	}
 	if (found < 0 || (type != UDM_VOLUME_ANY && (int)type != found)) {
-		udm_error_set(err, "device %s is not a valid %s device", vol->path,
-			      type == UDM_VOLUME_LUKS1 ? "LUKS1" :
-			      type == UDM_VOLUME_LUKS2 ? "LUKS2" : "LUKS");
+		const char *kind = type == UDM_VOLUME_LUKS1 ? "LUKS1" :
+				   type == UDM_VOLUME_LUKS2 ? "LUKS2" : "LUKS";
+
+		if (found < 0 && version >= 0)
+			udm_error_set(err, "device %s is not a valid %s device: unsupported LUKS "
+				      "version %d in the header, accepted are 1 and 2", vol->path,
+				      kind, version);
+		else
+			udm_error_set(err, "device %s is not a valid %s device", vol->path, kind);
 		udm_volume_free(vol);
 		return -ENODEV;
 	}
 	vol->ops = ops_of(found);
 	r = vol->ops->load(vol, err);
+	if (r && found == UDM_VOLUME_LUKS1 && type == UDM_VOLUME_ANY)
+		r = load_luks2_instead(vol, r);
 	if (r) {
 		udm_volume_free(vol);
 		return r;

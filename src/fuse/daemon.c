@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -351,6 +352,10 @@ static int prepare_device(struct daemon *d)
 	char *table = NULL;
 	int ret;
 
+	/* Key memory of the library is locked and left out of core dumps, but
+	 * OpenSSL and libgcrypt keep expanded keys in their own heap. So the
+	 * daemon writes no core dump at all, and only root can ptrace it. */
+	prctl(PR_SET_DUMPABLE, 0);
 	if (d->config->table)
 		ret = copy_table(d, &table);
 	else
