@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include <nbdkit-filter.h>
@@ -196,6 +197,10 @@ static int udmcrypt_config(nbdkit_next_config *next, nbdkit_backend *nxdata, con
  * before the server starts, so that a bad file stops nbdkit at once. */
 static int udmcrypt_config_complete(nbdkit_next_config_complete *next, nbdkit_backend *nxdata)
 {
+	/* OpenSSL and libgcrypt keep expanded keys in their own heap, outside
+	 * the locked memory that is left out of core dumps. So a server that
+	 * holds keys writes no core dump, and only root can ptrace it. */
+	prctl(PR_SET_DUMPABLE, 0);
 	if (options_check(&options) || options_read_secret(&options, &secret))
 		return -1;
 	return next(nxdata);

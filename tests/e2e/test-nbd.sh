@@ -484,6 +484,28 @@ bad "table larger than the plugin" "*line 1: device plugin is too small*" \
 check "bad table errors hold no key" not grep -rq "$key" "$work"/*.log
 
 # ------------------------------------------------------------------------
+# A server holding keys is not dumpable: run as another user, its /proc
+# files then belong to root, and that user cannot read its memory.
+
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+	mkdir -m 0755 "$work/nobody"
+	cp "$work/table" "$image" "$work/nobody/" && chown -R nobody "$work/nobody"
+	chmod 0711 "$work"
+	setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+		nbdkit -f -U "$work/nobody/n.sock" --filter="$filter" file "$work/nobody/image.img" \
+		udmcrypt-table="$work/nobody/table" 2>"$work/nobody.log" &
+	server_pid[nobody]=$!
+	for _ in $(seq 100); do [ -S "$work/nobody/n.sock" ] && break; sleep 0.05; done
+	check "server as nobody starts" [ -S "$work/nobody/n.sock" ]
+	check "server as nobody is not dumpable" \
+		[ "$(stat -c %U "/proc/${server_pid[nobody]}/environ")" = root ]
+	stop nobody
+	chmod 0700 "$work"
+else
+	echo "skip: the dumpable check needs root, setpriv and the user nobody"
+fi
+
+# ------------------------------------------------------------------------
 # The command: create --nbd and open --nbd start nbdkit, remove stops it.
 
 export UDMCRYPT_NBDKIT_FILTER=$filter
