@@ -168,6 +168,27 @@ struct udm_key {
 struct udm_key *udm_key_new(size_t size);
 void udm_key_free(struct udm_key *key);
 
+/* cryptsetup 2.6's default maximum size of a key file: 8 MiB. */
+#define UDM_KEYFILE_MAX (8192u * 1024u)
+
+/* Flag of udm_key_read(): stop at the first newline, which is dropped. */
+#define UDM_KEY_READ_LINE 0x1u
+
+/*
+ * Reads a secret from fd into a new key, as cryptsetup reads a key file or a
+ * passphrase: skips offset bytes (lseek(2) on a regular file, reading on a
+ * pipe or terminal), then reads size bytes, or with size 0 up to the end of
+ * the input (or of the line), at most max bytes. Bytes go straight from
+ * read(2) into locked memory. A NUL byte follows the key's data, so a text
+ * secret is also a C string.
+ * Returns 0, with key->size below size when the input ended first;
+ * -ENODATA when the input ends within the offset or, for a line, before
+ * any byte; -EFBIG when size is 0 and more than max bytes follow; -ENOMEM,
+ * or the errno of a failed read.
+ */
+int udm_key_read(struct udm_key **keyp, int fd, uint64_t offset, size_t size, size_t max,
+		 unsigned flags);
+
 /* PBKDF costs of a new key slot. Zero fields take cryptsetup 2.6 defaults
  * ("argon2id", sha256, 2000 ms, 1 GiB capped at half of RAM, 4 threads
  * capped at the CPU count). force_iterations skips the benchmark. */

@@ -98,43 +98,31 @@ static int endpoint_parse(struct endpoint *ep, const char *value)
 
 /* Reads the table file, or standard input without one, into locked memory
  * as a string. Returns NULL after an error line. */
-static char *table_read(const char *path)
+static struct udm_key *table_read(const char *path)
 {
 	const char *source = path ? path : "standard input";
 	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
-	char *table = NULL;
-	size_t len = 0;
-	ssize_t got;
+	struct udm_key *table = NULL;
+	int ret;
 
 	if (fd < 0) {
 		print_error("cannot open table file %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	table = udm_secure_alloc(TABLE_MAX + 1);
-	if (!table) {
-		print_error("cannot allocate locked memory for the table");
-		goto out;
-	}
-	while (len < TABLE_MAX) {
-		got = read(fd, table + len, TABLE_MAX - len);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		len += (size_t)got;
-	}
-	if (got < 0 || len == TABLE_MAX || memchr(table, '\0', len)) {
-		if (got < 0)
-			print_error("cannot read the table from %s: %s", source, strerror(errno));
-		else
-			print_error("invalid table from %s: it is larger than 1 MiB or contains a "
-				    "NUL byte", source);
-		udm_secure_free(table);
-		table = NULL;
-	}
-out:
+	ret = udm_key_read(&table, fd, 0, 0, TABLE_MAX, 0);
 	if (path)
 		close(fd);
+	if (ret == 0 && memchr(table->data, '\0', table->size))
+		ret = -EFBIG;
+	if (ret == -EFBIG)
+		print_error("invalid table from %s: it is larger than 1 MiB or contains a NUL byte",
+			    source);
+	else if (ret < 0)
+		print_error("cannot read the table from %s: %s", source, strerror(-ret));
+	if (ret) {
+		udm_key_free(table);
+		table = NULL;
+	}
 	return table;
 }
 
@@ -558,7 +546,8 @@ int cli_nbd_start(const struct mapping_paths *paths, const char *endpoint, bool 
 {
 	struct nbdkit_args args;
 	struct endpoint ep;
-	char image[PATH_MAX], *owned = NULL;
+	char image[PATH_MAX];
+	struct udm_key *owned = NULL;
 	int pipe_fds[2] = { -1, -1 }, log_fd = -1, in_use, status = 1;
 	off_t log_start;
 	pid_t pid;
@@ -572,8 +561,10 @@ int cli_nbd_start(const struct mapping_paths *paths, const char *endpoint, bool 
 			    paths->name, ep.uri);
 		return 1;
 	}
-	if (!table)
-		table = owned = table_read(table_file);
+	if (!table) {
+		owned = table_read(table_file);
+		table = owned ? (const char *)owned->data : NULL;
+	}
 	if (!table || table_image(table, image) || table_check(table))
 		goto out;
 	if (mkdir(paths->state_dir, 0700) && errno != EEXIST) {
@@ -615,7 +606,7 @@ out:
 		close(pipe_fds[1]);
 	if (log_fd >= 0)
 		close(log_fd);
-	udm_secure_free(owned);
+	udm_key_free(owned);
 	return status;
 }
 

@@ -17,9 +17,8 @@
 
 #include "udmcrypt.h"
 
-/* cryptsetup 2.6's limits: 8192 KiB for key files and standard input, 512
- * characters for a passphrase typed on a terminal. */
-#define KEYFILE_MAX (8192u * 1024u)
+/* cryptsetup 2.6's limit for a passphrase typed on a terminal, in
+ * characters. Key files and standard input take UDM_KEYFILE_MAX bytes. */
 #define PASSPHRASE_TTY_MAX 512u
 #define TRIES_DEFAULT 3u
 

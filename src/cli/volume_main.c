@@ -415,9 +415,9 @@ static int parse_keyfile_size(const char *option, const char *text, size_t *out)
 
 	if (parse_u64(text, &value))
 		return invalid_value(option, text, "a decimal number of bytes");
-	if (value > KEYFILE_MAX) {
+	if (value > UDM_KEYFILE_MAX) {
 		print_error("invalid value %s for %s: the maximum key file size is %u bytes",
-			    text, option, KEYFILE_MAX);
+			    text, option, UDM_KEYFILE_MAX);
 		return 1;
 	}
 	*out = (size_t)value;

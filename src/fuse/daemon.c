@@ -61,80 +61,36 @@ static void set_error(struct daemon *d, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Grows a secure buffer to twice its size, moving the data. */
-static char *secure_grow(char *buf, size_t len, size_t cap)
-{
-	char *grown = udm_secure_alloc(cap * 2);
-
-	if (grown)
-		memcpy(grown, buf, len);
-	udm_secure_free(buf);
-	return grown;
-}
-
-/* Reads the table, which contains keys, into udm_secure_alloc memory. */
-static int read_table(struct daemon *d, char **tablep)
+/* Reads the table, which contains keys, into locked memory. */
+static int read_table(struct daemon *d, struct udm_key **tablep)
 {
 	const char *source = d->config->table_file ? d->config->table_file : "standard input";
-	size_t len = 0, cap = 4096;
-	int fd = STDIN_FILENO, ret = 0;
-	char *table;
-	ssize_t got;
+	int fd = STDIN_FILENO, ret;
 
-	table = udm_secure_alloc(cap);
-	if (!table) {
-		set_error(d, "cannot allocate locked memory for the table: %s", strerror(ENOMEM));
-		return -ENOMEM;
-	}
 	if (d->config->table_file) {
 		fd = open(d->config->table_file, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			ret = -errno;
 			set_error(d, "cannot open table file %s: %s", source, strerror(errno));
-			goto exit;
+			return ret;
 		}
 	}
-
-	for (;;) {
-		if (len + 1 == cap) {
-			if (cap >= TABLE_MAX) {
-				ret = -EFBIG;
-				set_error(d, "table from %s is larger than 1 MiB", source);
-				goto exit;
-			}
-			table = secure_grow(table, len, cap);
-			cap *= 2;
-			if (!table) {
-				ret = -ENOMEM;
-				set_error(d, "cannot allocate locked memory for the table: %s",
-					  strerror(ENOMEM));
-				goto exit;
-			}
-		}
-		got = read(fd, table + len, cap - len - 1);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			ret = -errno;
-			set_error(d, "cannot read the table from %s: %s", source, strerror(errno));
-			goto exit;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
-	}
-	if (memchr(table, '\0', len)) {
-		ret = -EINVAL;
-		set_error(d, "table from %s contains a NUL byte", source);
-	}
-exit:
-	if (fd != STDIN_FILENO && fd >= 0)
+	ret = udm_key_read(tablep, fd, 0, 0, TABLE_MAX, 0);
+	if (fd != STDIN_FILENO)
 		close(fd);
-	if (ret) {
-		udm_secure_free(table);
-		table = NULL;
+
+	if (ret == -EFBIG) {
+		set_error(d, "table from %s is larger than 1 MiB", source);
+	} else if (ret < 0) {
+		set_error(d, "cannot read the table from %s: %s", source, strerror(-ret));
+	} else if (memchr((*tablep)->data, '\0', (*tablep)->size)) {
+		set_error(d, "table from %s contains a NUL byte", source);
+		ret = -EINVAL;
 	}
-	*tablep = table;
+	if (ret) {
+		udm_key_free(*tablep);
+		*tablep = NULL;
+	}
 	return ret;
 }
 
@@ -143,13 +99,16 @@ exit:
  * are not inherited across fork(2), so the copy goes to fresh locked memory
  * and the inherited pages are wiped.
  */
-static int copy_table(struct daemon *d, char **tablep)
+static int copy_table(struct daemon *d, struct udm_key **tablep)
 {
 	char *inherited = d->config->table;
+	size_t len = strlen(inherited);
 
-	*tablep = udm_secure_alloc(strlen(inherited) + 1);
-	if (*tablep)
-		strcpy(*tablep, inherited);
+	*tablep = udm_key_new(len + 1);
+	if (*tablep) {
+		memcpy((*tablep)->data, inherited, len + 1);
+		(*tablep)->size = len;
+	}
 	udm_secure_free(inherited);
 	if (!*tablep) {
 		set_error(d, "cannot allocate locked memory for the table: %s", strerror(ENOMEM));
@@ -349,7 +308,7 @@ static void close_inherited_fds(int keep_fd)
  */
 static int prepare_device(struct daemon *d)
 {
-	char *table = NULL;
+	struct udm_key *table = NULL;
 	int ret;
 
 	/* Key memory of the library is locked and left out of core dumps, but
@@ -370,9 +329,9 @@ static int prepare_device(struct daemon *d)
 		goto exit;
 	}
 	setsid();
-	ret = open_device(d, table);
+	ret = open_device(d, (const char *)table->data);
 exit:
-	udm_secure_free(table);
+	udm_key_free(table);
 	return ret;
 }
 

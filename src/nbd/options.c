@@ -13,15 +13,12 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nbdkit-filter.h>
 
 #include "filter.h"
 
-/* cryptsetup 2.6's limit for key files: 8192 KiB. */
-#define KEYFILE_MAX (8192u * 1024u)
 /* A table file contains a few lines; this limit only stops a wrong file early. */
 #define TABLE_MAX (1024u * 1024u)
 /* Default key size of plain mode in cryptsetup 2.6. */
@@ -111,9 +108,9 @@ static int set_number(const struct param *p, void *field, const char *value)
 	case PARAM_SIZE:
 		if (nbdkit_parse_uint64_t(p->key, value, &number))
 			return -1;
-		if (!number || number > KEYFILE_MAX) {
+		if (!number || number > UDM_KEYFILE_MAX) {
 			nbdkit_error("invalid %s %s: expected 1 to %u bytes", p->key, value,
-				     KEYFILE_MAX);
+				     UDM_KEYFILE_MAX);
 			return -1;
 		}
 		*(size_t *)field = (size_t)number;
@@ -245,104 +242,6 @@ int options_check(const struct filter_options *opts)
 	return 0;
 }
 
-/* A buffer in locked memory that grows by doubling. */
-struct secure_buf {
-	uint8_t *data;
-	size_t len, cap;
-};
-
-static int buf_reserve(struct secure_buf *buf, size_t need)
-{
-	size_t cap = buf->cap ? buf->cap : 4096;
-	uint8_t *grown;
-
-	if (need <= buf->cap)
-		return 0;
-	while (cap < need)
-		cap *= 2;
-	grown = udm_secure_alloc(cap);
-	if (!grown)
-		return -ENOMEM;
-	if (buf->len)
-		memcpy(grown, buf->data, buf->len);
-	udm_secure_free(buf->data);
-	buf->data = grown;
-	buf->cap = cap;
-	return 0;
-}
-
-/* Skips offset bytes: lseek(2) on a regular file, reading on a pipe.
- * Returns 0, 1 when the file ends first, or a negative errno. */
-static int skip_bytes(int fd, uint64_t offset)
-{
-	uint8_t scratch[4096];
-	struct stat st;
-	ssize_t got;
-	int r = 0;
-
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-		if ((uint64_t)st.st_size < offset)
-			return 1;
-		return lseek(fd, (off_t)offset, SEEK_SET) < 0 ? -errno : 0;
-	}
-	while (offset && !r) {
-		got = read(fd, scratch, offset < sizeof(scratch) ? (size_t)offset : sizeof(scratch));
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			r = -errno;
-		else if (got == 0)
-			r = 1;
-		else
-			offset -= (uint64_t)got;
-	}
-	explicit_bzero(scratch, sizeof(scratch));
-	return r;
-}
-
-/* Reads up to limit bytes into buf. Returns 0 at the end of the file, 1
- * when more bytes follow the limit, or a negative errno. */
-static int read_bytes(int fd, struct secure_buf *buf, size_t limit)
-{
-	uint8_t extra;
-	ssize_t got;
-
-	while (buf->len < limit) {
-		size_t want = limit - buf->len < 65536 ? limit - buf->len : 65536;
-
-		if (buf_reserve(buf, buf->len + want))
-			return -ENOMEM;
-		got = read(fd, buf->data + buf->len, want);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			return -errno;
-		if (got == 0)
-			return 0;
-		buf->len += (size_t)got;
-	}
-	do {
-		got = read(fd, &extra, 1);
-	} while (got < 0 && errno == EINTR);
-	explicit_bzero(&extra, sizeof(extra));
-	return got > 0 ? 1 : 0;
-}
-
-/* Turns the contents of buf into a key of their length, followed by a NUL
- * byte so that a table can be used as a string. Frees buf. */
-static struct udm_key *buf_to_key(struct secure_buf *buf)
-{
-	struct udm_key *key = udm_key_new(buf->len + 1);
-
-	if (key) {
-		memcpy(key->data, buf->data, buf->len);
-		key->size = buf->len;
-	}
-	udm_secure_free(buf->data);
-	buf->data = NULL;
-	return key;
-}
-
 /*
  * Reads size bytes of path after offset, or with size 0 the rest of the
  * file, at most max bytes. kind names the file in messages.
@@ -350,7 +249,6 @@ static struct udm_key *buf_to_key(struct secure_buf *buf)
 static struct udm_key *read_secret_file(const char *kind, const char *path, uint64_t offset,
 					size_t size, size_t max)
 {
-	struct secure_buf buf = { NULL, 0, 0 };
 	struct udm_key *key = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
 
@@ -358,28 +256,24 @@ static struct udm_key *read_secret_file(const char *kind, const char *path, uint
 		nbdkit_error("cannot open %s %s: %m", kind, path);
 		return NULL;
 	}
-	r = skip_bytes(fd, offset);
-	if (r == 1) {
+	r = udm_key_read(&key, fd, offset, size, max, 0);
+	close(fd);
+	if (r == -ENODATA)
 		nbdkit_error("cannot skip %llu bytes of %s %s: the file is shorter",
 			     (unsigned long long)offset, kind, path);
-		goto out;
-	}
-	r = r ? r : read_bytes(fd, &buf, size ? size : max);
-	if (r < 0)
-		nbdkit_error("cannot read %s %s: %s", kind, path, strerror(-r));
-	else if (size && buf.len < size)
-		nbdkit_error("cannot read %zu bytes from %s %s: it has only %zu after the offset",
-			     size, kind, path, buf.len);
-	else if (!size && r == 1)
+	else if (r == -EFBIG)
 		nbdkit_error("%s %s is larger than the maximum of %zu bytes", kind, path, max);
-	else if (!buf.len)
+	else if (r < 0)
+		nbdkit_error("cannot read %s %s: %s", kind, path, strerror(-r));
+	else if (size && key->size < size)
+		nbdkit_error("cannot read %zu bytes from %s %s: it has only %zu after the offset",
+			     size, kind, path, key->size);
+	else if (!key->size)
 		nbdkit_error("%s %s is empty", kind, path);
-	else if (!(key = buf_to_key(&buf)))
-		nbdkit_error("cannot allocate locked memory for %s %s", kind, path);
-out:
-	udm_secure_free(buf.data);
-	close(fd);
-	return key;
+	else
+		return key;
+	udm_key_free(key);
+	return NULL;
 }
 
 int options_read_secret(const struct filter_options *opts, struct udm_key **secretp)
@@ -394,11 +288,11 @@ int options_read_secret(const struct filter_options *opts, struct udm_key **secr
 	 * only a passphrase (here: with udmcrypt-hash) is hashed. */
 	if (opts->type == UDM_VOLUME_PLAIN && !opts->hash) {
 		*secretp = read_secret_file("key file", opts->passphrase_file,
-					    opts->keyfile_offset, key_bits / 8, KEYFILE_MAX);
+					    opts->keyfile_offset, key_bits / 8, UDM_KEYFILE_MAX);
 		return *secretp ? 0 : -1;
 	}
 	*secretp = read_secret_file("passphrase file", opts->passphrase_file,
-				    opts->keyfile_offset, opts->keyfile_size, KEYFILE_MAX);
+				    opts->keyfile_offset, opts->keyfile_size, UDM_KEYFILE_MAX);
 	return *secretp ? 0 : -1;
 }
 
