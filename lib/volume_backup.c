@@ -4,7 +4,8 @@
  * bytes of the device (binary headers, metadata and key slots), like
  * cryptsetup's luksHeaderBackup. Restore writes only a backup that loads as
  * a valid LUKS header and, when the device still has a readable header,
- * belongs to the same volume.
+ * belongs to the same volume. It then writes in the order volume_restore.c
+ * describes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "restore.h"
 #include "secmem.h"
 #include "volume_internal.h"
 
@@ -107,14 +109,19 @@ int udm_luks_header_restore(const char *header_path, const char *backup_path,
 	}
 	/* A readable header must be the same volume; a damaged one is what
 	 * restore is for. */
-	if (!udm_luks_load(&current, header_path, UDM_VOLUME_ANY, false, &ignored) &&
-	    (current->ops != backup->ops || strcmp(current->uuid, backup->uuid) ||
-	     current->ops->header_size(current) != header_bytes)) {
-		r = udm_error_set(err, "header backup %s (%s, UUID %s) does not belong to the volume "
-				  "on %s (%s, UUID %s)", backup_path, backup->ops->name,
-				  backup->uuid, header_path, current->ops->name, current->uuid);
+	if (!udm_luks_load(&current, header_path, UDM_VOLUME_ANY, true, &ignored)) {
+		if (current->ops != backup->ops || strcmp(current->uuid, backup->uuid) ||
+		    current->ops->header_size(current) != header_bytes)
+			r = udm_error_set(err, "header backup %s (%s, UUID %s) does not belong to "
+					  "the volume on %s (%s, UUID %s)", backup_path,
+					  backup->ops->name, backup->uuid, header_path,
+					  current->ops->name, current->uuid);
+		else
+			r = udm_restore_ordered(current, backup, header_bytes, err);
 		goto out;
 	}
+	/* No passphrase opens a damaged header, so the order of the writes
+	 * cannot lose one. */
 	r = copy_range(backup->fd, fd, header_bytes);
 	if (r)
 		udm_error_set(err, "cannot write the header to %s: %s", header_path, strerror(-r));
