@@ -261,7 +261,13 @@ int udm_restore_ordered(struct udm_volume *current, struct udm_volume *backup,
 		return udm_error_set(err, "cannot lock %s: %s", current->path, strerror(errno));
 	ctx.device_buf = malloc(RESTORE_CHUNK);
 	ctx.backup_buf = malloc(RESTORE_CHUNK);
-	r = ctx.device_buf && ctx.backup_buf ? run_steps(&ctx, fmt, err) : -ENOMEM;
+	if (ctx.device_buf && ctx.backup_buf) {
+		r = run_steps(&ctx, fmt, err);
+	} else {
+		udm_error_set(err, "cannot restore the header of %s: %s", current->path,
+			      strerror(ENOMEM));
+		r = -ENOMEM;
+	}
 	/* Key slots are encrypted, but wipe the copies anyway. */
 	if (ctx.device_buf)
 		udm_wipe(ctx.device_buf, RESTORE_CHUNK);
