@@ -16,6 +16,7 @@
 # root nor nbdkit with the filter).
 
 set -u
+. "$(dirname "$0")/lib.sh"
 
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,7 +26,6 @@ workload=$here/crash-workload.py
 kills=${KILLS:-50}
 RANDOM=${SEED:-$$}
 
-skip() { echo "SKIP: $*"; exit 77; }
 command -v python3 >/dev/null || skip "python3 is not installed"
 [ -x "$udm" ] || { echo "FAIL: $build/udmcrypt not found; run make first"; exit 1; }
 fuse=0
@@ -36,8 +36,6 @@ command -v nbdkit >/dev/null && [ -f "$filter" ] && nbd=1
 
 work=$(mktemp -d /tmp/udmcrypt-crash.XXXXXX)
 chmod 700 "$work"
-failures=0
-checks=0
 nbdkit_pid=
 workload_pid=
 
@@ -45,36 +43,16 @@ udm() { "$udm" "$@" --dir "$work"; }
 
 # Leaves no server, mapping, mount or loop device behind.
 cleanup() {
-	local name loop backing
 	[ -n "$workload_pid" ] && kill "$workload_pid" 2>/dev/null
 	[ -n "$nbdkit_pid" ] && kill -KILL "$nbdkit_pid" 2>/dev/null
-	for name in $("$udm" ls --dir "$work" 2>/dev/null | cut -f1); do
-		[ "$name" = "No devices found" ] || [ -z "$name" ] ||
-			"$udm" remove "$name" --dir "$work" >/dev/null 2>&1
-	done
-	if [ "$(id -u)" = 0 ]; then
-		for loop in /sys/block/loop*; do
-			backing=$(cat "$loop/loop/backing_file" 2>/dev/null) || continue
-			case $backing in
-			"$work"/*) losetup -d "/dev/${loop##*/}" ;;
-			esac
-		done
-		awk -v dir="$work/" 'index($5, dir) == 1 { print $5 }' /proc/self/mountinfo |
-			while read -r point; do umount -l "$point"; done
-	fi
+	remove_mappings "$udm" "$work"
+	release_under "$work"
 	wait 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
 trap "exit 1" INT TERM
 
-pass() { checks=$((checks + 1)); echo "ok: $*"; }
-fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
 
 units=8192   # 4 MiB of 512-byte units
 totals() { # totals LOG: sums the counts of the "verified:" lines
@@ -213,5 +191,4 @@ else
 	echo "skip: NBD kills need nbdkit and $build/nbdkit-udmcrypt-filter.so"
 fi
 
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" = 0 ]
+finish

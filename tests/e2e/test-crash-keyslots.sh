@@ -17,6 +17,7 @@
 # Exit status: 0 pass, 1 fail.
 
 set -u
+. "$(dirname "$0")/lib.sh"
 
 build=${1:-build}
 udm=$(realpath "$build/udmcrypt" 2>/dev/null) || udm=
@@ -29,8 +30,6 @@ RANDOM=${SEED:-$$}
 # the windows between their writes.
 work=$(mktemp -d /tmp/udmcrypt-keycrash.XXXXXX)
 chmod 700 "$work"
-failures=0
-checks=0
 verb_pid=
 
 cleanup() {
@@ -41,13 +40,6 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 1" INT TERM
 
-pass() { checks=$((checks + 1)); echo "ok: $*"; }
-fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
 
 fast=(--pbkdf pbkdf2 --pbkdf-force-iterations 1000)
 for word in old new keep; do printf '%s passphrase' "$word" > "$work/$word"; done
@@ -183,7 +175,6 @@ crash_verb() {
 	total_kills=$((total_kills + before + during))
 }
 
-not() { ! "$@"; }
 total_during=0
 total_kills=0
 for type in luks1 luks2; do
@@ -194,5 +185,4 @@ done
 echo "all verbs: $total_kills kills, $total_during of them during the writes"
 check "some kills land during writes" [ "$total_during" -gt 0 ]
 
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" = 0 ]
+finish

@@ -10,11 +10,11 @@
 # Exit status: 0 pass, 1 fail, 77 skipped (not root, no FUSE, no mkfs.ext4).
 
 set -u
+. "$(dirname "$0")/lib.sh"
 
 build=${1:-build}
 udm=$(realpath "$build/udmcrypt" 2>/dev/null) || udm=
 
-skip() { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "loop devices need root"
 [ -c /dev/fuse ] || skip "/dev/fuse is missing"
 [ -e /dev/loop-control ] || skip "/dev/loop-control is missing"
@@ -26,41 +26,19 @@ done
 work=$(mktemp -d /tmp/udmcrypt-e2e.XXXXXX)
 mnt=$work/mnt
 mkdir "$mnt"
-failures=0
-checks=0
 
 # Leaves no mount, loop device or daemon behind, whatever failed before.
 cleanup() {
-	local loop name backing
 	mountpoint -q "$mnt" && umount "$mnt"
-	for name in $("$udm" ls --dir "$work" 2>/dev/null | cut -f1); do
-		[ "$name" = "No devices found" ] || [ -z "$name" ] ||
-			"$udm" remove "$name" --dir "$work" >/dev/null 2>&1
-	done
-	for loop in /sys/block/loop*; do
-		backing=$(cat "$loop/loop/backing_file" 2>/dev/null) || continue
-		case $backing in
-		"$work"/*) losetup -d "/dev/${loop##*/}" ;;
-		esac
-	done
-	awk -v dir="$work/" 'index($5, dir) == 1 { print $5 }' /proc/self/mountinfo |
-		while read -r point; do umount -l "$point"; done
+	remove_mappings "$udm" "$work"
+	release_under "$work"
 	rm -rf "$work"
 }
 trap cleanup EXIT
 trap "exit 1" INT TERM
 
-pass() { checks=$((checks + 1)); echo "ok: $*"; }
-fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
 
-not() { ! "$@"; }
 matches() { [[ $1 =~ $2 ]]; }   # matches STRING REGEX
-like() { [[ $1 == $2 ]]; }      # like STRING GLOB
 loop_over() { grep -qsx "$1" /sys/block/loop*/loop/backing_file; }
 mounted() { grep -q " $1 " /proc/self/mountinfo; }
 
@@ -247,5 +225,4 @@ check "abbreviated --showkeys prints no key" not grep -q "${key:0:32}" "$work/sh
 check "unknown verb: error and one hint line" [ "$(wc -l <"$work/crate.err")" = 2 ]
 udm remove front
 
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" = 0 ]
+finish

@@ -19,6 +19,7 @@
 # Exit status: 0 pass, 1 fail, 77 skipped (no python3, or neither part can run).
 
 set -u
+. "$(dirname "$0")/lib.sh"
 
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,7 +29,6 @@ workload=$here/crash-workload.py
 client=$here/nbd-client.py
 RANDOM=${SEED:-$$}
 
-skip() { echo "SKIP: $*"; exit 77; }
 command -v python3 >/dev/null || skip "python3 is not installed"
 [ -x "$udm" ] || { echo "FAIL: $build/udmcrypt not found; run make first"; exit 1; }
 fuse=0
@@ -39,8 +39,6 @@ command -v nbdkit >/dev/null && [ -f "$filter" ] && nbd=1
 
 work=$(mktemp -d /tmp/udmcrypt-ioerr.XXXXXX)
 chmod 700 "$work"
-failures=0
-checks=0
 nbdkit_pid=
 
 udm() { "$udm" "$@" --dir "$work"; }
@@ -48,37 +46,18 @@ udm() { "$udm" "$@" --dir "$work"; }
 # Leaves no server, mapping, mount or loop device behind: the mappings
 # first, then the file systems under them, innermost first.
 cleanup() {
-	local name loop backing
+	local name
 	[ -n "$nbdkit_pid" ] && kill "$nbdkit_pid" 2>/dev/null
 	for name in top errdev full ext; do
 		"$udm" remove "$name" --dir "$work" >/dev/null 2>&1
 	done
-	if [ "$(id -u)" = 0 ]; then
-		awk -v dir="$work/" 'index($5, dir) == 1 { print $5 }' /proc/self/mountinfo |
-			sort -r | while read -r point; do umount -l "$point"; done
-		for loop in /sys/block/loop*; do
-			backing=$(cat "$loop/loop/backing_file" 2>/dev/null) || continue
-			case $backing in
-			"$work"/*) losetup -d "/dev/${loop##*/}" ;;
-			esac
-		done
-	fi
+	release_under "$work"
 	wait 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
 trap "exit 1" INT TERM
 
-pass() { checks=$((checks + 1)); echo "ok: $*"; }
-fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
-not() { ! "$@"; }
-like() { [[ $1 == $2 ]]; }   # like STRING GLOB
-hexkey() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 # ------------------------------------------------------------------------
 # NBD: nbdkit's error filter below the udmcrypt filter.
@@ -280,5 +259,4 @@ else
 	echo "skip: FUSE errors need root, /dev/fuse and mkfs.ext4"
 fi
 
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" = 0 ]
+finish

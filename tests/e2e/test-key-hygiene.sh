@@ -15,11 +15,11 @@
 # NBD checks nbdkit; without them they print "skip:".
 
 set -u
+. "$(dirname "$0")/lib.sh"
 
 build=${1:-build}
 udm=$(realpath "$build/udmcrypt" 2>/dev/null) || udm=
 
-skip() { echo "SKIP: $*"; exit 77; }
 [ -c /dev/fuse ] || skip "/dev/fuse is missing"
 [ -r /dev/fuse ] && [ -w /dev/fuse ] || skip "no access to /dev/fuse for $(id -un)"
 [ "$(id -u)" = 0 ] || command -v fusermount3 >/dev/null || skip "fusermount3 is not installed"
@@ -29,8 +29,6 @@ command -v python3 >/dev/null || skip "python3 is not installed"
 work=$(mktemp -d /tmp/udmcrypt-hygiene.XXXXXX)
 maps=$work/maps
 mkdir "$maps"
-failures=0
-checks=0
 
 cleanup() {
 	local name
@@ -42,8 +40,6 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 1" INT TERM
 
-pass() { checks=$((checks + 1)); echo "ok: $*"; }
-fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL: $*"; }
 note() { echo "skip: $*"; }
 
 # The secrets: a passphrase, a 64-byte volume key and a table key.
@@ -244,5 +240,4 @@ else
 	note "nbdkit is not installed"
 fi
 
-echo "$((checks - failures)) passed, $failures failed"
-((failures == 0))
+finish

@@ -16,11 +16,11 @@
 # out.
 
 set -u
+. "$(dirname "$0")/lib.sh"
 
 build=${1:-build}
 udm=$(realpath "$build/udmcrypt" 2>/dev/null) || udm=
 
-skip() { echo "SKIP: $*"; exit 77; }
 [ -c /dev/fuse ] || skip "/dev/fuse is missing"
 [ -r /dev/fuse ] && [ -w /dev/fuse ] || skip "no access to /dev/fuse for $(id -un)"
 [ "$(id -u)" = 0 ] || command -v fusermount3 >/dev/null || skip "fusermount3 is not installed"
@@ -36,48 +36,24 @@ work=$(mktemp -d /tmp/udmcrypt-luks.XXXXXX)
 maps=$work/maps
 mnt=$work/mnt
 mkdir "$maps" "$mnt"
-failures=0
-checks=0
 
 # Leaves no mount, loop device or daemon behind, whatever failed before.
 cleanup() {
-	local name loop backing
 	mountpoint -q "$mnt" 2>/dev/null && umount "$mnt"
-	for name in $("$udm" ls --dir "$maps" 2>/dev/null | cut -f1); do
-		[ "$name" = "No devices found" ] || [ -z "$name" ] ||
-			"$udm" remove "$name" --dir "$maps" >/dev/null 2>&1
-	done
-	if is_root; then
-		for loop in /sys/block/loop*; do
-			backing=$(cat "$loop/loop/backing_file" 2>/dev/null) || continue
-			case $backing in
-			"$work"/*) losetup -d "/dev/${loop##*/}" ;;
-			esac
-		done
-	fi
-	awk -v dir="$work/" 'index($5, dir) == 1 { print $5 }' /proc/self/mountinfo |
-		while read -r point; do
-			if is_root; then umount -l "$point"; else fusermount3 -u -z "$point"; fi
-		done
+	remove_mappings "$udm" "$maps"
+	release_under "$work"
 	rm -rf "$work"
 }
 trap cleanup EXIT
 trap "exit 1" INT TERM
 
-pass() { checks=$((checks + 1)); echo "ok: $*"; }
 fail() {
 	checks=$((checks + 1))
 	failures=$((failures + 1))
 	echo "FAIL: $*"
 	[ -s "$work/err" ] && sed 's/^/  last standard error: /' "$work/err"
 }
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
 note() { echo "skip: $*"; }
-not() { ! "$@"; }
 matches() { [[ $1 =~ $2 ]]; }   # matches STRING REGEX
 
 udm() { "$udm" "$@" --dir "$maps"; }
@@ -605,5 +581,4 @@ check "--help shows the LUKS defaults" [ $? = 0 ]
 "$udm" luksFormat -? | grep -q "ripemd160"
 check "-? shows the plain defaults" [ $? = 0 ]
 
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" = 0 ]
+finish

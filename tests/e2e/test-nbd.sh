@@ -21,6 +21,7 @@
 # FUSE comparisons are skipped and the rest runs.
 
 set -u
+. "$(dirname "$0")/lib.sh"
 
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,7 +29,6 @@ udm=$(realpath "$build/udmcrypt" 2>/dev/null) || udm=
 filter=$(realpath "$build/nbdkit-udmcrypt-filter.so" 2>/dev/null) || filter=
 client=$here/nbd-client.py
 
-skip() { echo "SKIP: $*"; exit 77; }
 for tool in nbdkit nbdinfo nbdcopy qemu-img qemu-io python3 cmp od; do
 	command -v $tool >/dev/null || skip "$tool is not installed"
 done
@@ -39,8 +39,6 @@ fuse=0
 
 work=$(mktemp -d /tmp/udmcrypt-nbd.XXXXXX)
 chmod 700 "$work"
-failures=0
-checks=0
 declare -A server_pid
 ready_uri=
 exports=()   # names of "udmcrypt create --nbd" exports
@@ -57,25 +55,12 @@ cleanup() {
 	for name in "${exports[@]}"; do
 		udm remove "$name" >/dev/null 2>&1
 	done
-	for name in $("$udm" ls --dir "$work" 2>/dev/null | cut -f1); do
-		[ "$name" = "No devices found" ] || [ -z "$name" ] ||
-			"$udm" remove "$name" --dir "$work" >/dev/null 2>&1
-	done
+	remove_mappings "$udm" "$work"
 	rm -rf "$work"
 }
 trap cleanup EXIT
 trap "exit 1" INT TERM
 
-pass() { checks=$((checks + 1)); echo "ok: $*"; }
-fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
-not() { ! "$@"; }
-like() { [[ $1 == $2 ]]; }   # like STRING GLOB
-hexkey() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 uri() { echo "nbd+unix:///?socket=$work/$1.sock"; }
 sock() { echo "$work/$1.sock"; }
@@ -586,5 +571,4 @@ if command -v debugfs >/dev/null && command -v xz >/dev/null; then
 	check "the kernel's ext4 image reads back through NBD" $kernel_files_ok
 fi
 
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" = 0 ]
+finish

@@ -11,19 +11,17 @@
 # Exit status: 0 pass, 1 fail, 77 skipped (FUSE not usable).
 
 set -u
+. "$(dirname "$0")/lib.sh"
 
 build=${1:-build}
 udm=$(realpath "$build/udmcrypt" 2>/dev/null) || udm=
 
-skip() { echo "SKIP: $*"; exit 77; }
 [ -c /dev/fuse ] || skip "/dev/fuse is missing"
 [ -r /dev/fuse ] && [ -w /dev/fuse ] || skip "no access to /dev/fuse for $(id -un)"
 [ "$(id -u)" = 0 ] || command -v fusermount3 >/dev/null || skip "fusermount3 is not installed"
 [ -x "$udm" ] || { echo "FAIL: $build/udmcrypt not found; run make first"; exit 1; }
 
 work=$(mktemp -d /tmp/udmcrypt-io.XXXXXX)
-failures=0
-checks=0
 
 cleanup() {
 	local loop backing
@@ -42,14 +40,6 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 1" INT TERM
 
-pass() { checks=$((checks + 1)); echo "ok: $*"; }
-fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
-not() { ! "$@"; }
 
 size=$((8 << 20))
 dev=$work/io
@@ -155,5 +145,4 @@ check "image holds no plaintext" not cmp -s "$image" "$ref"
 "$udm" remove io --dir "$work"
 check "remove again" [ $? = 0 ]
 
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" = 0 ]
+finish

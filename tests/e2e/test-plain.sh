@@ -16,11 +16,11 @@
 # Exit status: 0 pass, 1 fail, 77 skipped (FUSE not usable, no python3).
 
 set -u
+. "$(dirname "$0")/lib.sh"
 
 build=${1:-build}
 udm=$(realpath "$build/udmcrypt" 2>/dev/null) || udm=
 
-skip() { echo "SKIP: $*"; exit 77; }
 [ -c /dev/fuse ] || skip "/dev/fuse is missing"
 [ -r /dev/fuse ] && [ -w /dev/fuse ] || skip "no access to /dev/fuse for $(id -un)"
 [ "$(id -u)" = 0 ] || command -v fusermount3 >/dev/null || skip "fusermount3 is not installed"
@@ -32,39 +32,20 @@ python3 -c 'import hashlib; hashlib.new("ripemd160")' 2>/dev/null ||
 work=$(mktemp -d /tmp/udmcrypt-plain.XXXXXX)
 maps=$work/maps
 mkdir "$maps"
-failures=0
-checks=0
 
 cleanup() {
-	local name loop backing
-	for name in $("$udm" ls --dir "$maps" 2>/dev/null | cut -f1); do
-		[ "$name" = "No devices found" ] || [ -z "$name" ] ||
-			"$udm" remove "$name" --dir "$maps" >/dev/null 2>&1
-	done
-	if [ "$(id -u)" = 0 ]; then
-		for loop in /sys/block/loop*; do
-			backing=$(cat "$loop/loop/backing_file" 2>/dev/null) || continue
-			case $backing in
-			"$work"/*) losetup -d "/dev/${loop##*/}" ;;
-			esac
-		done
-	fi
+	remove_mappings "$udm" "$maps"
+	release_under "$work"
 	rm -rf "$work"
 }
 trap cleanup EXIT
 trap "exit 1" INT TERM
 
-pass() { checks=$((checks + 1)); echo "ok: $*"; }
 fail() {
 	checks=$((checks + 1))
 	failures=$((failures + 1))
 	echo "FAIL: $*"
 	[ -s "$work/err" ] && sed 's/^/  last standard error: /' "$work/err"
-}
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
 }
 
 udm() { "$udm" "$@" --dir "$maps"; }
@@ -225,5 +206,4 @@ expect_fail "plainOpen with --type luks" udm plainOpen --type luks "$device" p
 check "failed opens map nothing" [ "$(udm ls)" = "No devices found" ]
 check "failed opens leave the device as it was" [ "$(sha256sum "$device")" = "$before" ]
 
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" = 0 ]
+finish
