@@ -37,6 +37,7 @@ static struct {
 	unsigned threads;	/* caller included; 0 until the first job */
 	unsigned workers;	/* running worker threads */
 	bool atfork_set;
+	atomic_uint callers;	/* threads inside udm_workers_run */
 	atomic_uint_fast64_t helped;
 } pool = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -182,14 +183,19 @@ uint64_t udm_workers_parts_helped(void)
 int udm_workers_run(unsigned n_parts, int (*fn)(void *arg, unsigned part), void *arg)
 {
 	struct job job = { .fn = fn, .arg = arg, .n_parts = n_parts };
-	unsigned wake;
+	unsigned callers, idle, wake;
 
 	if (!n_parts)
 		return 0;
+	callers = atomic_fetch_add(&pool.callers, 1) + 1;
 	pthread_mutex_lock(&pool.lock);
 	if (n_parts > 1 && pool.workers + 1 < (pool.threads ? pool.threads : 2))
 		start_workers();
-	wake = pool.workers < n_parts - 1 ? pool.workers : n_parts - 1;
+	/* Callers already keep that many CPUs busy, and more threads than
+	 * CPUs would only take turns. */
+	idle = pool.threads > callers ? pool.threads - callers : 0;
+	wake = idle < pool.workers ? idle : pool.workers;
+	wake = wake < n_parts - 1 ? wake : n_parts - 1;
 	if (n_parts > 1 && wake) {
 		job.next = pool.head;
 		pool.head = &job;
@@ -205,5 +211,6 @@ int udm_workers_run(unsigned n_parts, int (*fn)(void *arg, unsigned part), void 
 	while (job.users)
 		pthread_cond_wait(&pool.left, &pool.lock);
 	pthread_mutex_unlock(&pool.lock);
+	atomic_fetch_sub(&pool.callers, 1);
 	return atomic_load(&job.error);
 }

@@ -12,8 +12,10 @@
 /*
  * Runs fn(arg, i) for every part i in [0, n_parts), in the calling thread
  * and in up to n_parts - 1 workers, and returns when all parts have
- * finished. Returns 0, or the first negative value that fn returned; the
- * remaining parts still run.
+ * finished. Workers help only while fewer callers than threads are inside
+ * this function, so callers that already keep every CPU busy run their
+ * parts alone. Returns 0, or the first negative value that fn returned;
+ * the remaining parts still run.
  */
 int udm_workers_run(unsigned n_parts, int (*fn)(void *arg, unsigned part), void *arg);
 

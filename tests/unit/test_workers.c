@@ -88,6 +88,62 @@ static bool workers_help(void)
 	return atomic_load(&job.worker_ran) && udm_workers_parts_helped() > before;
 }
 
+/* Parts that only record whether a worker ran one; the caller's parts
+ * take 20 ms each, which gives a woken worker time to join. */
+static int slow_part(void *arg, unsigned part)
+{
+	struct wait_job *job = arg;
+
+	if (!pthread_equal(pthread_self(), job->caller))
+		atomic_store(&job->worker_ran, true);
+	else
+		usleep(20000);
+	return 0;
+}
+
+struct blocker {
+	atomic_uint entered;
+	atomic_bool release;
+};
+
+static int block_part(void *arg, unsigned part)
+{
+	struct blocker *b = arg;
+
+	atomic_fetch_add(&b->entered, 1);
+	while (!atomic_load(&b->release))
+		usleep(1000);
+	return 0;
+}
+
+static void *run_blocker(void *arg)
+{
+	udm_workers_run(1, block_part, arg);
+	return NULL;
+}
+
+/* With UDMCRYPT_THREADS=4 and three callers blocked inside the pool, a
+ * fourth caller's job gets no help: every thread is already a caller's. */
+static void test_busy_callers_get_no_help(void)
+{
+	struct blocker b = { 0 };
+	struct wait_job job = { .caller = pthread_self() };
+	pthread_t threads[3];
+	int started = 0;
+
+	for (int i = 0; i < 3; i++)
+		started += !pthread_create(&threads[i], NULL, run_blocker, &b);
+	for (int i = 0; i < 5000 && atomic_load(&b.entered) < 3; i++)
+		usleep(1000);
+	udm_workers_run(8, slow_part, &job);
+	atomic_store(&b.release, true);
+	for (int i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	test_result("busy callers get no help", started == 3 && atomic_load(&b.entered) == 3 &&
+		    !atomic_load(&job.worker_ran), "%d blockers entered, worker ran: %d",
+		    (int)atomic_load(&b.entered), (int)atomic_load(&job.worker_ran));
+}
+
 static void test_workers_help(void)
 {
 	pid_t pid;
@@ -187,6 +243,7 @@ int main(void)
 		    "got %u threads", udm_workers_threads());
 	test_every_part_once();
 	test_workers_help();
+	test_busy_callers_get_no_help();
 
 	test_split_conversion("aes-xts-plain64", key64, 4096);
 	test_split_conversion("aes-xts-plain64", key64, 512);
