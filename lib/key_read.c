@@ -112,8 +112,13 @@ static int read_line(int fd, struct secure_buf *buf, size_t max)
 
 	for (;;) {
 		got = read_retry(fd, &byte, 1);
-		if (got <= 0) {
-			r = got < 0 ? (int)got : any ? 0 : -ENODATA;
+		if (got < 0) {
+			r = (int)got;
+			break;
+		}
+		if (got == 0) {
+			/* Input that ends without a newline still ends the line. */
+			r = any ? 0 : -ENODATA;
 			break;
 		}
 		any = true;

@@ -198,8 +198,8 @@ static int udmcrypt_config(nbdkit_next_config *next, nbdkit_backend *nxdata, con
 static int udmcrypt_config_complete(nbdkit_next_config_complete *next, nbdkit_backend *nxdata)
 {
 	/* OpenSSL and libgcrypt keep expanded keys in their own heap, outside
-	 * the locked memory that is left out of core dumps. So a server that
-	 * holds keys writes no core dump, and only root can ptrace it. */
+	 * the locked memory that is left out of core dumps. So the server with
+	 * the keys writes no core dump, and only root can ptrace it. */
 	prctl(PR_SET_DUMPABLE, 0);
 	if (options_check(&options) || options_read_secret(&options, &secret))
 		return -1;
