@@ -33,6 +33,7 @@ line with counts, and a "lost:" line for every unit that breaks the rule.
 Exit status: 0 success, 1 verification failed, 2 usage or setup error.
 """
 import hashlib
+import importlib.util
 import json
 import os
 import random
@@ -43,12 +44,8 @@ import time
 
 UNIT = 512
 MAGIC = b"UDMCRASH"
-NBD_OPTS_MAGIC = 0x49484156454F5054
-NBD_REPLY_MAGIC = 0x3E889045565A9
 NBD_REQUEST_MAGIC = 0x25609513
 NBD_SIMPLE_REPLY_MAGIC = 0x67446698
-NBD_OPT_GO = 7
-NBD_REP_ACK = 1
 NBD_CMD_READ, NBD_CMD_WRITE, NBD_CMD_FLUSH, NBD_CMD_DISC = 0, 1, 3, 2
 MAX_RUN = 128         # units per write: up to 64 KiB
 SYNC_EVERY = (4, 24)  # writes between two syncs, drawn at random
@@ -70,14 +67,17 @@ def parse_unit(data, unit):
     return seq
 
 
-def recv_exact(sock, n):
-    data = bytearray()
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise EOFError("server closed the connection")
-        data += chunk
-    return bytes(data)
+def load_nbd_client():
+    """Loads nbd-client.py beside this file, whose name is no module name."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nbd-client.py")
+    spec = importlib.util.spec_from_file_location("nbd_client", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+nbd_client = load_nbd_client()
+recv_exact = nbd_client.recv_exact
 
 
 class NbdTarget:
@@ -88,19 +88,7 @@ class NbdTarget:
         self.sock.connect(path)
         self.handle = 0
         self.pending = {}   # handle -> callback run when the reply arrives
-        magic, opts, _flags = struct.unpack(">8s8sH", recv_exact(self.sock, 18))
-        if magic != b"NBDMAGIC" or opts != b"IHAVEOPT":
-            raise ValueError("not a newstyle NBD server")
-        self.sock.sendall(struct.pack(">I", 1 | 2))
-        data = struct.pack(">IH", 0, 0)
-        self.sock.sendall(struct.pack(">QII", NBD_OPTS_MAGIC, NBD_OPT_GO, len(data)) + data)
-        while True:
-            magic, _opt, kind, length = struct.unpack(">QIII", recv_exact(self.sock, 20))
-            recv_exact(self.sock, length)
-            if magic != NBD_REPLY_MAGIC or kind & 0x80000000:
-                raise ValueError("server rejected NBD_OPT_GO")
-            if kind == NBD_REP_ACK:
-                break
+        nbd_client.negotiate(self.sock)
 
     def send(self, cmd, offset, length, data=b"", done=None):
         self.handle += 1

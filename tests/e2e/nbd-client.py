@@ -49,33 +49,37 @@ def recv_exact(sock, n):
     return bytes(data)
 
 
+def negotiate(sock):
+    """Runs the fixed newstyle handshake with NBD_OPT_GO for the default
+    export on a connected socket. Returns the export size, or None when
+    the server sent no NBD_INFO_EXPORT."""
+    magic, opts, _flags = struct.unpack(">8s8sH", recv_exact(sock, 18))
+    if magic != b"NBDMAGIC" or opts != b"IHAVEOPT":
+        raise ValueError("not a newstyle NBD server")
+    sock.sendall(struct.pack(">I", 1 | 2))  # fixed newstyle, no zeroes
+    name = b""
+    data = struct.pack(">I", len(name)) + name + struct.pack(">H", 0)
+    sock.sendall(struct.pack(">QII", OPTS_MAGIC, OPT_GO, len(data)) + data)
+    size = None
+    while True:
+        magic, _opt, kind, length = struct.unpack(">QIII", recv_exact(sock, 20))
+        payload = recv_exact(sock, length)
+        if magic != REPLY_MAGIC:
+            raise ValueError("invalid option reply magic")
+        if kind & 0x80000000:
+            raise ValueError("server rejected NBD_OPT_GO: %s" % payload.decode(errors="replace"))
+        if kind == REP_INFO and struct.unpack(">H", payload[:2])[0] == INFO_EXPORT:
+            size = struct.unpack(">Q", payload[2:10])[0]
+        if kind == REP_ACK:
+            return size
+
+
 class Client:
     def __init__(self, path):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(path)
         self.handle = 0
-        self.size = self._negotiate()
-
-    def _negotiate(self):
-        magic, opts, _flags = struct.unpack(">8s8sH", recv_exact(self.sock, 18))
-        if magic != b"NBDMAGIC" or opts != b"IHAVEOPT":
-            raise ValueError("not a newstyle NBD server")
-        self.sock.sendall(struct.pack(">I", 1 | 2))  # fixed newstyle, no zeroes
-        name = b""
-        data = struct.pack(">I", len(name)) + name + struct.pack(">H", 0)
-        self.sock.sendall(struct.pack(">QII", OPTS_MAGIC, OPT_GO, len(data)) + data)
-        size = None
-        while True:
-            magic, _opt, kind, length = struct.unpack(">QIII", recv_exact(self.sock, 20))
-            payload = recv_exact(self.sock, length)
-            if magic != REPLY_MAGIC:
-                raise ValueError("invalid option reply magic")
-            if kind & 0x80000000:
-                raise ValueError("server rejected NBD_OPT_GO: %s" % payload.decode(errors="replace"))
-            if kind == REP_INFO and struct.unpack(">H", payload[:2])[0] == INFO_EXPORT:
-                size = struct.unpack(">Q", payload[2:10])[0]
-            if kind == REP_ACK:
-                return size
+        self.size = negotiate(self.sock)
 
     def _request(self, cmd, offset, length, data=b""):
         self.handle += 1
