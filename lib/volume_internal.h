@@ -73,8 +73,8 @@ int udm_volume_read(const struct udm_volume *vol, void *buf, size_t len, uint64_
 int udm_volume_write(const struct udm_volume *vol, const void *buf, size_t len, uint64_t off);
 int udm_volume_size(const struct udm_volume *vol, uint64_t *bytes);
 int udm_volume_sync(const struct udm_volume *vol);
-/* Whether data_path is the device that holds the volume's header, so that
- * a payload there must start after the header and key slots. */
+/* Whether data_path is the device that contains the volume's header, so
+ * that a payload there must start after the header and key slots. */
 bool udm_volume_same_device(const struct udm_volume *vol, const char *data_path);
 
 

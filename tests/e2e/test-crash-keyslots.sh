@@ -62,8 +62,8 @@ prepare() {
 	"$udm" luksAddKey "${fast[@]}" --key-file "$work/old" "$img" "$work/keep" || return 1
 	case $verb in
 	luksHeaderRestore)
-		# The backup opens with "old"; the image then gets "new" in its
-		# place, in another key slot on LUKS1 and in the same one on LUKS2.
+		# The backup opens with "old". The image then gets "new" in its
+		# place: in another key slot on LUKS1, in the same one on LUKS2.
 		"$udm" luksHeaderBackup "$img" --header-backup-file "$work/backup" || return 1
 		"$udm" luksChangeKey "${fast[@]}" --key-file "$work/old" "$img" "$work/new" ||
 			return 1 ;;

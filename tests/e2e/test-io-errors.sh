@@ -9,11 +9,11 @@
 # NBD: nbdkit's error filter under the udmcrypt filter fails every write
 # or read, or a random share of them while crash-workload.py writes. A
 # clean server then verifies every unit.
-# As root: the image file on a full tmpfs (FUSE writes fail with ENOSPC);
-# on an ext4 file system whose loop device sits on a full tmpfs (writes
-# succeed in the page cache, then FUSE fsync and NBD flush fail); and on
-# the device file of a second mapping whose table has an "error" target
-# (FUSE reads and writes fail with EIO).
+# As root, three more backing stores. An image file on a full tmpfs makes
+# FUSE writes fail with ENOSPC. An ext4 file system whose loop device sits
+# on a full tmpfs takes writes into the page cache, then fails FUSE fsync
+# and NBD flush. The device file of a second mapping whose table has an
+# "error" target fails FUSE reads and writes with EIO.
 #
 # Usage: test-io-errors.sh [BUILD_DIR] (default: build)
 # Exit status: 0 pass, 1 fail, 77 skipped (no python3, or neither part can run).

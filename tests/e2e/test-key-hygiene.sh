@@ -3,11 +3,12 @@
 #
 # Key hygiene: the passphrase and the volume key of a LUKS2 volume, and the
 # key of a table given to "create", must not appear in the argument list or
-# the environment of the FUSE daemon or of nbdkit, in the daemon's log, in
-# "table" (without --showkeys), "status" and "info" output, in error
-# messages, or the memory of the running daemon that a core dump would
-# hold, and a core dump taken with gcore: key memory is marked
-# MADV_DONTDUMP, which gdb's gcore honours.
+# the environment of the FUSE daemon or of nbdkit, or in the daemon's log.
+# Nor may they appear in "table" (without --showkeys), "status" and "info"
+# output, or in error messages. The memory of the running daemon that a
+# core dump would contain must not have them either, nor a core dump taken
+# with gcore, because key memory is marked MADV_DONTDUMP, which gdb's gcore
+# honours.
 #
 # Usage: test-key-hygiene.sh [BUILD_DIR]   (default: build)
 # Exit status: 0 pass, 1 fail, 77 skipped (FUSE not usable). The memory

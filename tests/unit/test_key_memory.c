@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Key memory after close: opens a crypt mapping with a known key, and a
- * LUKS2 volume with a known passphrase, closes them, then reads every
- * readable mapping of this process (/proc/self/maps and /proc/self/mem)
- * looking for the key, its hex form, the first round keys of the
+ * Key memory after close. The test opens a crypt mapping with a known key
+ * and a LUKS2 volume with a known passphrase, and closes them. Then it
+ * reads every readable mapping of this process (/proc/self/maps and
+ * /proc/self/mem) for the key, its hex form, the first round keys of the
  * expanded AES keys and the passphrase. The test keeps its own copies
  * XORed with MASK and compares masked bytes, so that the scan never meets
  * the test's copy. The same scan while the device is open must find the key,
@@ -54,10 +54,10 @@ static void add_needle(const uint8_t *masked, size_t len, const char *what)
 }
 
 /*
- * The needles: each 16-byte piece of the key (the first round key of each
- * XTS half, as AES-NI key schedules store it), the same pieces with each
- * 32-bit word byte-swapped (as OpenSSL's C key schedule stores it), the hex
- * of the first piece, and the passphrase.
+ * The needles. Each 16-byte piece of the key is the first round key of an
+ * XTS half, as AES-NI key schedules store it. The same pieces with each
+ * 32-bit word byte-swapped are that key as OpenSSL's C key schedule stores
+ * it. The hex of the first piece and the passphrase complete the set.
  */
 static void make_needles(void)
 {
