@@ -108,7 +108,9 @@ static const struct bin_case bin_cases[] = {
 	  NO_LOAD(-EINVAL, "unknown checksum algorithm") },
 	{ "both checksums sha1", BOTH, BYTES(CSUM_ALG, "sha1\0\0\0"), false, OPENS },
 	{ "both checksums sha512", BOTH, BYTES(CSUM_ALG, "sha512\0"), false, OPENS },
-	{ "primary salt flipped", PRIMARY, BE(SALT + 5, 1, 0x11), true,
+	/* Random fields (salts, digests, checksums) get 8 bytes overwritten: one
+	 * byte would keep its old value in 1 of 256 runs. */
+	{ "primary salt flipped", PRIMARY, BE(SALT + 5, 8, 0x1111111111111111), true,
 	  WARNS("primary LUKS2 header at offset 0: checksum mismatch") },
 	{ "both salts changed", BOTH, BE(SALT, 8, 0x0123456789abcdefULL), false, OPENS },
 	{ "primary UUID without NUL", PRIMARY, BYTES(UUID, A32 "aaaaaaaa"), false, OPENS },
@@ -120,11 +122,11 @@ static const struct bin_case bin_cases[] = {
 	{ "both hdr_offset 2^64-1", BOTH, BE(HDR_OFFSET, 8, UINT64_MAX), false,
 	  NO_LOAD(-EINVAL, "hdr_offset 18446744073709551615 does not match") },
 	{ "primary padding set", PRIMARY, BE(PADDING + 7, 1, 0xff), false, OPENS },
-	{ "primary checksum flipped", PRIMARY, BE(CSUM + 31, 1, 1), true,
+	{ "primary checksum flipped", PRIMARY, BE(CSUM + 24, 8, 1), true,
 	  WARNS("primary LUKS2 header at offset 0: checksum mismatch") },
 	{ "secondary checksum zeroed", SECONDARY, BE(CSUM, 8, 0), true,
 	  WARNS("secondary LUKS2 header at offset 16384: checksum mismatch") },
-	{ "both checksums flipped", BOTH, BE(CSUM, 1, 0), true,
+	{ "both checksums flipped", BOTH, BE(CSUM, 8, 0), true,
 	  NO_LOAD(-EINVAL, "both LUKS2 header copies are invalid") },
 };
 
