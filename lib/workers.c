@@ -97,7 +97,8 @@ static void *worker_main(void *unused)
 }
 
 /* After fork the child has only the forking thread, which was not inside a
- * job, so the queue and the worker count start again from empty. */
+ * job, so the queue, the worker count and the caller count start again
+ * from empty, whatever other threads of the parent were doing. */
 static void reset_in_child(void)
 {
 	pthread_mutex_init(&pool.lock, NULL);
@@ -105,6 +106,7 @@ static void reset_in_child(void)
 	pthread_cond_init(&pool.left, NULL);
 	pool.head = NULL;
 	pool.workers = 0;
+	atomic_store(&pool.callers, 0);
 }
 
 static unsigned configured_threads(void)
