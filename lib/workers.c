@@ -33,9 +33,11 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t queued;	/* a job was queued */
 	pthread_cond_t left;	/* a worker left a job */
+	pthread_cond_t started;	/* a worker reached worker_main */
 	struct job *head;
 	unsigned threads;	/* caller included; 0 until the first job */
 	unsigned workers;	/* running worker threads */
+	unsigned workers_started;	/* of them, those in worker_main */
 	bool atfork_set;
 	atomic_uint callers;	/* threads inside udm_workers_run */
 	atomic_uint_fast64_t helped;
@@ -43,6 +45,7 @@ static struct {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.queued = PTHREAD_COND_INITIALIZER,
 	.left = PTHREAD_COND_INITIALIZER,
+	.started = PTHREAD_COND_INITIALIZER,
 };
 
 static void run_parts(struct job *job, bool worker)
@@ -74,6 +77,8 @@ static void dequeue(struct job *job)
 static void *worker_main(void *unused)
 {
 	pthread_mutex_lock(&pool.lock);
+	pool.workers_started++;
+	pthread_cond_broadcast(&pool.started);
 	for (;;) {
 		struct job *job = pool.head;
 
@@ -104,8 +109,10 @@ static void reset_in_child(void)
 	pthread_mutex_init(&pool.lock, NULL);
 	pthread_cond_init(&pool.queued, NULL);
 	pthread_cond_init(&pool.left, NULL);
+	pthread_cond_init(&pool.started, NULL);
 	pool.head = NULL;
 	pool.workers = 0;
+	pool.workers_started = 0;
 	atomic_store(&pool.callers, 0);
 }
 
@@ -132,9 +139,16 @@ static unsigned configured_threads(void)
 	return n > MAX_THREADS ? MAX_THREADS : (unsigned)n;
 }
 
-/* Starts the workers, with pool.lock held. Workers block every signal, so
- * signals reach the threads the program made. When a worker cannot be
- * created, the pool stays smaller but works. */
+/* Starts the workers, with pool.lock held, and waits until each runs
+ * worker_main. Workers block every signal, so signals reach the threads the
+ * program made. When a worker cannot be created, the pool stays smaller but
+ * works.
+ *
+ * The wait keeps a fork soon after the first job safe under GCC 12's
+ * AddressSanitizer, which does not take its allocator locks around fork.
+ * A thread still in the sanitizer's start-up code at the fork could leave
+ * them locked in the child, and every new thread of the child then hangs
+ * (seen in gdb). The command forks its FUSE daemon right after an unlock. */
 static void start_workers(void)
 {
 	sigset_t all, old;
@@ -163,6 +177,8 @@ static void start_workers(void)
 		pool.workers++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	while (pool.workers_started < pool.workers)
+		pthread_cond_wait(&pool.started, &pool.lock);
 }
 
 unsigned udm_workers_threads(void)
@@ -180,6 +196,16 @@ unsigned udm_workers_threads(void)
 uint64_t udm_workers_parts_helped(void)
 {
 	return atomic_load(&pool.helped);
+}
+
+unsigned udm_workers_started(void)
+{
+	unsigned started;
+
+	pthread_mutex_lock(&pool.lock);
+	started = pool.workers_started;
+	pthread_mutex_unlock(&pool.lock);
+	return started;
 }
 
 int udm_workers_run(unsigned n_parts, int (*fn)(void *arg, unsigned part), void *arg)

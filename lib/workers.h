@@ -26,4 +26,7 @@ unsigned udm_workers_threads(void);
 /* Parts run by workers rather than by callers, since the process started. */
 uint64_t udm_workers_parts_helped(void);
 
+/* Worker threads of this process that have started running. */
+unsigned udm_workers_started(void);
+
 #endif
