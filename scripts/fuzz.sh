@@ -6,14 +6,24 @@
 # executions, coverage (cov: edges, ft: features) and crashes, one line
 # "PASS: fuzz-NAME (...)" or "FAIL: fuzz-NAME (...)" per harness, and ends
 # with "N passed, N failed". Inputs that crash, leak or time out are kept in
-# build-fuzz/artifacts/NAME/. One fuzzer runs at a time, in one process.
+# build-fuzz/artifacts/NAME/ and fail the harness. Inputs that libFuzzer
+# reports as slow (over 10 s, often a stall of the machine) are kept there
+# too but only counted. One fuzzer runs at a time, in one process.
 #
-# Usage: scripts/fuzz.sh [SECONDS_PER_HARNESS]
+# FUZZ_SEED sets libFuzzer's random seed, so that a run can be repeated.
+# It defaults to 0, a new seed each run; the seed used is printed.
+#
+# Usage: [FUZZ_SEED=N] scripts/fuzz.sh [SECONDS_PER_HARNESS]
 set -u
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
 if ! [[ $seconds =~ ^[0-9]+$ ]] || ((seconds < 1)); then
 	echo "usage: scripts/fuzz.sh [SECONDS_PER_HARNESS]: expected a positive number of seconds, got '$seconds'" >&2
+	exit 2
+fi
+seed=${FUZZ_SEED:-0}
+if ! [[ $seed =~ ^[0-9]+$ ]]; then
+	echo "scripts/fuzz.sh: invalid FUZZ_SEED '$seed': expected a number, 0 for a new seed each run" >&2
 	exit 2
 fi
 
@@ -56,25 +66,29 @@ replay_regressions() {
 # Runs harness $1 for $seconds seconds on a copy of its corpus.
 fuzz_one() {
 	local name=$1 bin=$2 log=$work/$1.log corpus=$work/$1.corpus artifacts=build-fuzz/artifacts/$1
-	local rc execs cov ft crashes start=$SECONDS
+	local rc execs cov ft crashes slow start=$SECONDS
 	rm -rf "$artifacts"
 	mkdir -p "$corpus" "$artifacts"
 	cp -r "fuzz/corpus/$name/." "$corpus/"
-	"$bin" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
-		-artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1
+	"$bin" -seed="$seed" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 \
+		-print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 	cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
-	crashes=$(find "$artifacts" -type f | wc -l)
+	crashes=$(find "$artifacts" -type f ! -name 'slow-unit-*' | wc -l)
+	slow=$(find "$artifacts" -type f -name 'slow-unit-*' | wc -l)
 	echo "fuzz-$name: ${execs:-0} executions in $((SECONDS - start)) s, ${cov:-cov: ? ft: ?}," \
-		"$crashes crashes"
+		"$crashes crashes, seed $(sed -n 's/.*Seed: \([0-9]*\).*/\1/p' "$log" | head -1)"
+	if ((slow != 0)); then
+		echo "  $slow inputs took over 10 s once; they are kept in $artifacts/"
+	fi
 	if ((rc != 0 || crashes != 0)); then
 		grep -E 'ERROR:|runtime error|SUMMARY' "$log" | head -5
 		echo "  inputs: $artifacts/; log: $artifacts/fuzz.log"
 		cp "$log" "$artifacts/fuzz.log"
 		return 1
 	fi
-	rmdir "$artifacts"
+	((slow != 0)) || rmdir "$artifacts"
 	summary="${execs:-0} executions, ${cov:-no coverage}"
 }
 

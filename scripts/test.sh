@@ -12,13 +12,14 @@ make -j"$(nproc)" SANITIZE=1 WERROR=1 >/dev/null
 # LeakSanitizer reports leaks at exit; FUSE daemons fork, so keep going.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-# The suite, then every fuzz harness for FUZZ_SECONDS (default 20) each:
-# the last line adds up both "N passed, N failed" lines.
+# The suite, then every fuzz harness for FUZZ_SECONDS (default 20) each,
+# from the fixed seed FUZZ_SEED (default 1) so that a failure repeats. The
+# last line adds up both "N passed, N failed" lines.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 tests/run-tests.sh build-san | tee "$log" || true
 suite=$(tail -1 "$log")
-bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}" | tee "$log" || true
+FUZZ_SEED=${FUZZ_SEED:-1} bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}" | tee "$log" || true
 fuzz=$(tail -1 "$log")
 read -r passed failed skipped < <(
 	sed -nE 's/^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$/\1 \2 \4/p' \
