@@ -2,7 +2,8 @@
 # Runs the whole test suite against the build in BUILD_DIR (default build):
 # the unit tests (each prints PASS:/FAIL: lines) and the end-to-end scripts
 # in tests/e2e (exit 0 passes, 77 skips, anything else fails). Ends with the
-# line "N passed, N failed, N skipped".
+# line "N passed, N failed, N skipped". A unit test that runs over 10 min or
+# a script over 15 min is stopped and fails, so that a hang names itself.
 set -u
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -12,12 +13,16 @@ trap 'rm -f "$log"' EXIT
 
 run_unit() {
 	local name=$1; shift
-	"$@" >"$log" 2>&1
+	timeout -k 10 600 "$@" >"$log" 2>&1
 	local rc=$? p f
 	p=$(grep -c '^PASS: ' "$log")
 	f=$(grep -c '^FAIL: ' "$log")
 	grep '^FAIL: ' "$log"
-	if ((rc != 0 && f == 0)); then
+	if ((rc == 124 || rc == 137)); then
+		echo "FAIL: $name timed out after 600 s or was killed (status $rc)"
+		tail -20 "$log"
+		f=$((f + 1))
+	elif ((rc != 0 && f == 0)); then
 		echo "FAIL: $name exited with status $rc"
 		tail -20 "$log"
 		f=1
@@ -44,9 +49,13 @@ for script in tests/e2e/test-*.sh; do
 	[ -e "$script" ] || continue
 	name=$(basename "$script" .sh)
 	start=$SECONDS
-	bash "$script" "$build" >"$log" 2>&1
+	timeout -k 10 900 bash "$script" "$build" >"$log" 2>&1
 	rc=$?
-	if ((rc == 0)); then
+	if ((rc == 124 || rc == 137)); then
+		echo "FAIL: $name timed out after 900 s or was killed (status $rc); its last lines:"
+		tail -30 "$log"
+		failed=$((failed + 1))
+	elif ((rc == 0)); then
 		echo "PASS: $name ($((SECONDS - start)) s)"
 		passed=$((passed + 1))
 	elif ((rc == 77)); then

@@ -18,6 +18,18 @@ check() { # check DESCRIPTION COMMAND...
 not() { ! "$@"; }
 like() { [[ $1 == $2 ]]; }   # like STRING GLOB
 hexkey() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }   # hexkey BYTES
+# running PID: true while the process exists and is not a zombie. A killed
+# process stays a zombie until its parent, often PID 1, reaps it.
+running() { [ -d "/proc/$1" ] && ! grep -q '^State:.*zombie' "/proc/$1/status" 2>/dev/null; }
+# wait_gone PID: waits up to 10 s for the process to end.
+wait_gone() {
+	local _
+	for _ in $(seq 200); do running "$1" || return 0; sleep 0.05; done
+	return 1
+}
+# use_seed SEED: seeds $RANDOM and prints the seed. SEED=N repeats a run's
+# random choices, though not the timing of its kills.
+use_seed() { RANDOM=$1; echo "seed: $1 (repeat with SEED=$1)"; }
 
 # Prints the count of checks and returns 1 when any failed.
 finish() {
@@ -29,10 +41,10 @@ finish() {
 # lists in DIR.
 remove_mappings() {
 	local name
-	for name in $("$1" ls --dir "$2" 2>/dev/null | cut -f1); do
+	while IFS= read -r name; do
 		[ "$name" = "No devices found" ] || [ -z "$name" ] ||
 			"$1" remove "$name" --dir "$2" >/dev/null 2>&1
-	done
+	done < <("$1" ls --dir "$2" 2>/dev/null | cut -f1)
 }
 
 # release_under DIR: unmounts what is mounted below DIR, deepest first, and

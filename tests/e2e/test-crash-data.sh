@@ -24,7 +24,7 @@ udm=$(realpath "$build/udmcrypt" 2>/dev/null) || udm=
 filter=$(realpath "$build/nbdkit-udmcrypt-filter.so" 2>/dev/null) || filter=
 workload=$here/crash-workload.py
 kills=${KILLS:-50}
-RANDOM=${SEED:-$$}
+use_seed "${SEED:-$$}"
 
 command -v python3 >/dev/null || skip "python3 is not installed"
 [ -x "$udm" ] || { echo "FAIL: $build/udmcrypt not found; run make first"; exit 1; }
@@ -141,7 +141,6 @@ fuse_start() {
 }
 # The daemon is not our child: once dead, it may stay a zombie until the
 # init process reaps it.
-running() { [ -d "/proc/$1" ] && ! grep -q '^State:.*zombie' "/proc/$1/status" 2>/dev/null; }
 fuse_kill() {
 	local _
 	kill -KILL "$daemon_pid"

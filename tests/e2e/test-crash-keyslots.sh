@@ -22,7 +22,7 @@ set -u
 build=${1:-build}
 udm=$(realpath "$build/udmcrypt" 2>/dev/null) || udm=
 rounds=${ROUNDS:-20}
-RANDOM=${SEED:-$$}
+use_seed "${SEED:-$$}"
 
 [ -x "$udm" ] || { echo "FAIL: $build/udmcrypt not found; run make first"; exit 1; }
 

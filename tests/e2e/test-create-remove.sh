@@ -206,7 +206,7 @@ check "SIGTERM is logged" grep -q "stopping on signal" "$work/.udmcrypt/sig/log"
 loop=$(udm create killed "$table")
 pid=$(udm info killed | awk '/Daemon PID/ { print $3 }')
 kill -KILL "$pid"
-sleep 0.2
+check "killed daemon ends" wait_gone "$pid"
 udm ls 2>"$work/ls.err" >/dev/null
 check "ls warns about a stale mapping" grep -q "device killed is stale" "$work/ls.err"
 udm remove killed

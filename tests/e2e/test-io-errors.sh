@@ -27,7 +27,7 @@ udm=$(realpath "$build/udmcrypt" 2>/dev/null) || udm=
 filter=$(realpath "$build/nbdkit-udmcrypt-filter.so" 2>/dev/null) || filter=
 workload=$here/crash-workload.py
 client=$here/nbd-client.py
-RANDOM=${SEED:-$$}
+use_seed "${SEED:-$$}"
 
 command -v python3 >/dev/null || skip "python3 is not installed"
 [ -x "$udm" ] || { echo "FAIL: $build/udmcrypt not found; run make first"; exit 1; }

@@ -515,8 +515,7 @@ err=$(udm create c9 "$work/table-fuse-image" --nbd "$work/c1.sock" 2>&1)
 check "create --nbd on a socket in use fails" like "$err" "*is already in use*"
 udm remove c1
 check "remove stops the export" [ $? = 0 ]
-for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-check "remove stops nbdkit" not kill -0 "$pid" 2>/dev/null
+check "remove stops nbdkit" wait_gone "$pid"
 check "remove deletes the socket" [ ! -e "$work/c1.sock" ]
 check "remove deletes the export record" [ ! -e "$work/.udmcrypt/c1/nbd" ]
 err=$(udm remove c1 2>&1)
