@@ -139,12 +139,10 @@ fuse_start() {
 	daemon_pid=$(udm info f | awk '/Daemon PID/ { print $3 }')
 	[ -n "$daemon_pid" ]
 }
-# The daemon is not our child: once dead, it may stay a zombie until the
-# init process reaps it.
+# The daemon is not our child, so wait_gone also accepts a zombie.
 fuse_kill() {
-	local _
 	kill -KILL "$daemon_pid"
-	for _ in $(seq 100); do running "$daemon_pid" || break; sleep 0.02; done
+	wait_gone "$daemon_pid"
 }
 fuse_stop() {
 	udm remove f || return 1
